@@ -1,0 +1,620 @@
+"""The sound card output: one PortAudio stream, fed from a ring buffer by a realtime callback.
+
+Callback contract
+=================
+
+Three concurrency contexts touch audio:
+
+1. **The event loop** (the producer). It resamples chunks, writes them into the
+   :class:`~.ringbuffer.RingBuffer`, registers position events (first sound, marks, finished),
+   publishes the live utterance's span, pauses, sets the volume, discards, and reopens the
+   stream when the device goes away. Everything it shares with the callback is a single
+   attribute assignment (atomic under the GIL) or an append to a ``collections.deque``.
+2. **The PortAudio callback thread** (the consumer), :meth:`Player._callback`. It copies frames
+   from the ring into the device buffer, applies the volume in place, counts underruns, and
+   notices that playback passed an event's position.
+3. **The synthesis thread** of the local voice (onnxruntime). It never touches the player;
+   its chunks reach the loop first. It matters here only because it competes for the CPU —
+   which is why the output latency and the prebuffer exist.
+
+The callback must never: allocate arrays of audio size (it copies into ``outdata`` and scales
+it in place), block or sleep, log or print, await anything, take a lock the loop can hold, or
+raise (an exception would stop the stream). Its only way back into the loop is
+``loop.call_soon_threadsafe`` — to resolve the futures of marks, first sound and finished, and
+to wake a writer waiting for space (only when one is waiting, only once per wait).
+
+Stopping
+========
+
+:meth:`_PlayerUtterance.discard` flushes the ring (applied by the callback at its next call)
+and then aborts and restarts the stream: ``abort()`` drops what PortAudio and the sound server
+already hold (up to ``latency`` seconds, which would otherwise keep playing), ``start()`` on the
+same stream object takes < 1 ms. Measured on the PulseAudio null sink: silent within a few ms.
+
+Device loss
+===========
+
+If the stream stops without being asked (the device was unplugged, the sound server went
+away, the callback failed), :meth:`Player._stream_lost` runs on the loop: it reports through
+``on_device_change``, rescans PortAudio's device list and reopens on the default device at the
+same sample rate. The ring survives, so the current utterance **continues** where the callback
+stopped reading; only what the lost device had buffered (≤ ``latency``) is lost. If no device
+can be opened, the live utterance fails: its futures get :class:`OutputDeviceLostError`, and so
+does a ``write()`` waiting for space; a later :meth:`Player.open` tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import sounddevice as sd
+
+from ..errors import NoOutputDeviceError, OutputDeviceLostError
+from ..model import AudioChunk
+from .output import OutputCounters, OutputDevice, clamp_volume, first_audible
+from .resample import StreamResampler
+from .ringbuffer import RingBuffer
+
+DEFAULT_LATENCY = 0.2
+"""Output latency asked of PortAudio, in seconds.
+
+Measured on 2 cores with the local voice synthesizing on the other core (test-harness.md):
+35 ms gave 175 device underruns in a few seconds, 0.2 s none. 0.2 s costs nothing in stop
+latency, because a stop aborts the stream and drops that buffer.
+"""
+DEFAULT_PREBUFFER = 0.1
+"""Seconds of audio the callback waits for before it starts (or restarts after running dry)."""
+DEFAULT_BUFFER_SECONDS = 4.0
+"""Ring size: how far the producer may run ahead of playback."""
+
+_HEADROOM = 8192
+"""Frames of the ring that ``write()`` leaves free so ``end()`` (which cannot wait) always has
+room for the resampler's tail (at most ~2200 frames for 16 kHz → 44.1 kHz)."""
+
+OutData = npt.NDArray[np.float32]
+
+
+class OutputStream(Protocol):
+    """The part of ``sounddevice.OutputStream`` the player uses (a fake implements it in tests)."""
+
+    @property
+    def samplerate(self) -> float: ...
+
+    @property
+    def latency(self) -> float: ...
+
+    @property
+    def active(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """What the player asks a stream factory for."""
+
+    device: str | int | None
+    samplerate: int | None
+    latency: float
+    blocksize: int
+    callback: Callable[[OutData, int, Any, Any], None]
+    finished_callback: Callable[[], None]
+    rescan: bool = False
+    """Re-enumerate devices first (after a device was lost, the list PortAudio made is stale)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedStream:
+    stream: OutputStream
+    device_name: str
+
+
+StreamFactory = Callable[[StreamSpec], OpenedStream]
+
+
+# -- the sounddevice boundary -----------------------------------------------------------------
+
+
+def rescan_devices() -> None:
+    """Make PortAudio enumerate devices again (it only does so when it is initialised).
+
+    Call it only while no stream is open: terminating PortAudio closes every stream.
+    """
+    try:
+        sd._terminate()
+        sd._initialize()
+    except sd.PortAudioError as exc:
+        raise NoOutputDeviceError(f"The sound system cannot be initialised: {exc}.") from exc
+
+
+def list_output_devices() -> list[OutputDevice]:
+    """Every device with an output channel, for ``voxtray devices``."""
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_out = sd.default.device[1]
+    except sd.PortAudioError as exc:
+        raise NoOutputDeviceError(f"The sound system cannot list devices: {exc}.") from exc
+    return [
+        OutputDevice(
+            name=str(dev["name"]),
+            index=int(dev["index"]),
+            default_samplerate=float(dev["default_samplerate"]),
+            is_default=int(dev["index"]) == default_out,
+            hostapi=str(hostapis[dev["hostapi"]]["name"]),
+        )
+        for dev in devices
+        if dev["max_output_channels"] > 0
+    ]
+
+
+def open_sounddevice_stream(spec: StreamSpec) -> OpenedStream:
+    """The real stream factory: a float32 mono ``sounddevice.OutputStream``."""
+    if spec.rescan:
+        rescan_devices()
+    try:
+        stream = sd.OutputStream(
+            samplerate=spec.samplerate,
+            blocksize=spec.blocksize,
+            device=spec.device,
+            channels=1,
+            dtype="float32",
+            latency=spec.latency,
+            callback=spec.callback,
+            finished_callback=spec.finished_callback,
+        )
+        name = str(sd.query_devices(stream.device)["name"])
+    except (sd.PortAudioError, ValueError) as exc:
+        which = "the default output device" if spec.device is None else f"{spec.device!r}"
+        raise NoOutputDeviceError(
+            f"Cannot play sound on {which} ({exc}). Run `voxtray devices` to list the "
+            "outputs and choose one in the settings."
+        ) from exc
+    return OpenedStream(stream, name)
+
+
+# -- loop-side helpers (run through call_soon_threadsafe) -------------------------------------
+
+
+def _resolve(fut: asyncio.Future[float], when: float) -> None:
+    if not fut.done():
+        fut.set_result(when)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """The live utterance's extent in absolute ring positions; replaced, never mutated."""
+
+    start: int
+    end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    trigger: int
+    """The callback fires it once it has read up to this position."""
+    at: int
+    """The position whose play time is reported."""
+    future: asyncio.Future[float]
+
+
+class Player:
+    """Plays utterances through one long-lived PortAudio output stream."""
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        *,
+        sample_rate: int | None = None,
+        latency: float = DEFAULT_LATENCY,
+        prebuffer: float = DEFAULT_PREBUFFER,
+        buffer_seconds: float = DEFAULT_BUFFER_SECONDS,
+        blocksize: int = 0,
+        on_device_change: Callable[[str, str], None] | None = None,
+        stream_factory: StreamFactory = open_sounddevice_stream,
+    ) -> None:
+        self._device = device
+        self._requested_rate = sample_rate
+        self._latency = latency
+        self._prebuffer_seconds = prebuffer
+        self._buffer_seconds = buffer_seconds
+        self._blocksize = blocksize
+        self._on_device_change = on_device_change
+        self._factory = stream_factory
+
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stream: OutputStream | None = None
+        self._device_name = ""
+        self._rate = 0
+        self._ring = RingBuffer(1)
+        self._prebuffer = 0
+        self._closing = False
+        self._utterance: _PlayerUtterance | None = None
+
+        # Producer-owned, read by the callback.
+        self._paused = False
+        self._volume = 1.0
+        self._span: _Span | None = None
+        self._events: collections.deque[_Event] = collections.deque()
+        self._space_waiter: tuple[int, asyncio.Future[float]] | None = None
+
+        # Consumer-owned (assigned only in the callback), read by the loop.
+        self._holding = True
+        self._dry = False
+        self._woken: tuple[int, asyncio.Future[float]] | None = None
+        self._underruns = 0
+        self._gap_frames = 0
+        self._frames_played = 0
+        self._xruns = 0
+
+    # -- AudioOutput ------------------------------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        return self._rate
+
+    @property
+    def device_name(self) -> str:
+        return self._device_name
+
+    @property
+    def volume(self) -> float:
+        return self._volume
+
+    @volume.setter
+    def volume(self, value: float) -> None:
+        self._volume = clamp_volume(value)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        """Hold playback at the current sample; nothing is lost, resume continues from it.
+
+        What the device already holds (≤ ``latency``) still plays out.
+        """
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+    async def open(self) -> None:
+        """Open and start the stream (idempotent). Raises :class:`NoOutputDeviceError`."""
+        if self._stream is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._closing = False
+        rescan = self._rate != 0  # a reopen after a loss: the device list may be stale
+        self._open_stream(self._device, self._requested_rate or self._rate or None, rescan)
+
+    def _open_stream(self, device: str | int | None, rate: int | None, rescan: bool) -> None:
+        opened = self._factory(
+            StreamSpec(
+                device=device,
+                samplerate=rate,
+                latency=self._latency,
+                blocksize=self._blocksize,
+                callback=self._callback,
+                finished_callback=self._finished_callback,
+                rescan=rescan,
+            )
+        )
+        stream = opened.stream
+        new_rate = int(stream.samplerate)
+        if new_rate != self._rate:
+            # Only on first open (a reopen asks for the same rate), so no audio is in the ring.
+            self._rate = new_rate
+            self._ring = RingBuffer(int(self._buffer_seconds * new_rate) + _HEADROOM)
+            self._prebuffer = int(self._prebuffer_seconds * new_rate)
+        self._stream = stream
+        self._device_name = opened.device_name
+        try:
+            stream.start()
+        except Exception as exc:  # PortAudioError, or whatever a fake raises
+            self._stream = None
+            stream.close()
+            raise NoOutputDeviceError(
+                f"Cannot start sound output on {opened.device_name} ({exc}). "
+                "Run `voxtray devices` to list the outputs."
+            ) from exc
+
+    def start_utterance(self) -> _PlayerUtterance:
+        if self._stream is None or self._loop is None:
+            raise RuntimeError("open() the player before playing")
+        live = self._utterance
+        if live is not None and not (live.ended or live.discarded):
+            raise RuntimeError("the previous utterance is still being written")
+        self._utterance = _PlayerUtterance(self, self._loop)
+        self._span = _Span(self._ring.frames_written)
+        return self._utterance
+
+    def counters(self) -> OutputCounters:
+        stream = self._stream
+        return OutputCounters(
+            underruns=self._underruns,
+            gap_seconds=self._gap_frames / self._rate if self._rate else 0.0,
+            frames_played=self._frames_played,
+            device=self._device_name,
+            sample_rate=self._rate,
+            latency=float(stream.latency) if stream is not None else 0.0,
+            xruns=self._xruns,
+        )
+
+    async def aclose(self) -> None:
+        self._closing = True
+        if self._utterance is not None:
+            self._utterance.discard()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.abort()
+            stream.close()
+
+    # -- producer internals (event loop) ----------------------------------------------------
+
+    async def _push(self, utt: _PlayerUtterance, frames: npt.NDArray[np.float32]) -> None:
+        """Write frames into the ring, waiting for space as needed (backpressure)."""
+        ring = self._ring
+        if not utt.heard_first:
+            idx = first_audible(frames)
+            if idx is not None:
+                utt.heard_first = True
+                pos = ring.frames_written + idx
+                self._events.append(_Event(pos + 1, pos, utt.first_sound))
+        offset = 0
+        total = len(frames)
+        while offset < total and not utt.discarded:
+            room = ring.write_available - _HEADROOM
+            if room > 0:
+                offset += ring.write(frames[offset : offset + room])
+            if offset < total:
+                await self._wait_space(min(total - offset, ring.capacity // 4) + _HEADROOM)
+
+    async def _wait_space(self, needed: int) -> None:
+        assert self._loop is not None
+        if self._stream is None:
+            raise OutputDeviceLostError("The sound output device went away.")
+        fut: asyncio.Future[float] = self._loop.create_future()
+        waiter = (needed, fut)
+        self._space_waiter = waiter
+        try:
+            # Re-check after publishing the waiter: the callback may have freed space between
+            # our last look and now, and then it would never see a waiter to wake.
+            if self._ring.write_available >= needed:
+                return
+            await fut
+        finally:
+            self._space_waiter = None
+
+    def _wake_writer(self, error: BaseException | None = None) -> None:
+        waiter = self._space_waiter
+        if waiter is not None and not waiter[1].done():
+            if error is None:
+                waiter[1].set_result(0.0)
+            else:
+                waiter[1].set_exception(error)
+
+    def _add_event(self, position: int, future: asyncio.Future[float]) -> None:
+        if position <= self._ring.frames_read:
+            _resolve(future, time.monotonic())
+        else:
+            self._events.append(_Event(position, position, future))
+
+    def _drop(self, utt: _PlayerUtterance) -> None:
+        """Silence now: flush the ring and the device's own buffer."""
+        if utt is not self._utterance:
+            # An ended utterance still playing its tail while the next one is written:
+            # drop only its own frames, the device buffer may already hold the next one's.
+            if utt.end_position is not None:
+                self._ring.request_flush(utt.end_position)
+            return
+        self._ring.request_flush()
+        self._span = None
+        self._wake_writer()
+        stream = self._stream
+        if stream is None:
+            return
+        try:
+            stream.abort()  # drops what PortAudio and the server hold, not only our ring
+            stream.start()
+        except Exception as exc:  # PortAudioError or anything else: a failing device is lost
+            self._stream_lost(f"the stream failed while stopping: {exc}")
+
+    # -- device loss (event loop) -----------------------------------------------------------
+
+    def _finished_callback(self) -> None:
+        """PortAudio: the stream stopped. Ours (abort/close) or not: the loop decides."""
+        loop = self._loop
+        if loop is not None and not self._closing:
+            # A closed loop raises RuntimeError: then nobody is left to tell.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._check_stream_stopped)
+
+    def _check_stream_stopped(self) -> None:
+        stream = self._stream
+        if self._closing or stream is None or stream.active:
+            return  # we stopped it ourselves (and restarted it), or we are closing
+        self._stream_lost(f"{self._device_name} stopped unexpectedly")
+
+    def _stream_lost(self, reason: str) -> None:
+        old, self._stream = self._stream, None
+        old_name = self._device_name
+        if old is not None:
+            # It is already broken; we only let go of it, whatever closing it raises.
+            with contextlib.suppress(Exception):
+                old.close()
+        try:
+            self._open_stream(None, self._rate or None, rescan=True)
+        except NoOutputDeviceError as exc:
+            error = OutputDeviceLostError(
+                f"The sound output {old_name} went away and no other device is available."
+            )
+            error.__cause__ = exc
+            if self._utterance is not None:
+                self._utterance.fail(error)
+            self._span = None
+            self._wake_writer(error)
+            self._notify(old_name, f"{reason}; no output device is available")
+            return
+        self._notify(self._device_name, f"{reason}; reopened on {self._device_name}")
+
+    def _notify(self, device: str, reason: str) -> None:
+        if self._on_device_change is not None:
+            self._on_device_change(device, reason)
+
+    # -- consumer (PortAudio callback thread) -----------------------------------------------
+
+    def _callback(self, outdata: OutData, frames: int, time_info: Any, status: Any) -> None:
+        """Fill ``outdata``; see the contract in the module docstring."""
+        now = time.monotonic()
+        if status.output_underflow:
+            self._xruns += 1
+        out = outdata[:, 0]
+        ring = self._ring
+        ring.apply_flush()
+        start = ring.frames_read
+        span = self._span
+        n = 0
+        if not self._paused:
+            if self._holding:
+                available = ring.read_available
+                tail_known = span is None or span.end is not None
+                if available >= self._prebuffer or (tail_known and available > 0):
+                    self._holding = False
+            if not self._holding:
+                n = ring.read_into(out)
+                if n < frames:
+                    self._holding = True  # ran dry: refill the prebuffer before going on
+        if n < frames:
+            out[n:] = 0.0
+        volume = self._volume
+        if volume != 1.0:
+            out *= volume
+        self._frames_played += n
+        pos = start + n
+
+        # Underruns: the ring is dry while an utterance is mid-flight (some of it played,
+        # not all of it). Paused time and the silence between utterances do not count.
+        if not self._paused and span is not None and pos > span.start:
+            short = frames - n
+            if short and (span.end is None or pos < span.end):
+                if not self._dry:
+                    self._dry = True
+                    self._underruns += 1
+                self._gap_frames += short
+            elif not short:
+                self._dry = False
+        else:
+            self._dry = False
+
+        loop = self._loop
+        if loop is None:
+            return
+        rate = self._rate
+        events = self._events
+        while events and events[0].trigger <= pos:
+            event = events.popleft()
+            when = now + max(0, event.at - start) / rate
+            loop.call_soon_threadsafe(_resolve, event.future, when)
+        waiter = self._space_waiter
+        if waiter is not None and waiter is not self._woken and ring.write_available >= waiter[0]:
+            self._woken = waiter
+            loop.call_soon_threadsafe(_resolve, waiter[1], now)
+
+
+class _PlayerUtterance:
+    """One utterance on the :class:`Player` (implements ``UtteranceOutput``)."""
+
+    def __init__(self, player: Player, loop: asyncio.AbstractEventLoop) -> None:
+        self._player = player
+        self._first_sound: asyncio.Future[float] = loop.create_future()
+        self._finished: asyncio.Future[float] = loop.create_future()
+        self._marks: list[asyncio.Future[float]] = []
+        self._resampler: StreamResampler | None = None
+        self.heard_first = False
+        self.end_position: int | None = None
+        self.ended = False
+        self.discarded = False
+
+    @property
+    def first_sound(self) -> asyncio.Future[float]:
+        return self._first_sound
+
+    @property
+    def finished(self) -> asyncio.Future[float]:
+        return self._finished
+
+    async def write(self, chunk: AudioChunk) -> None:
+        if self.discarded:
+            return
+        if self.ended:
+            raise RuntimeError("write() after end()")
+        rate = self._player.sample_rate
+        if self._resampler is None or self._resampler.in_rate != chunk.sample_rate:
+            if self._resampler is not None:  # a provider changed rate mid-utterance
+                await self._player._push(self, self._resampler.flush())
+            self._resampler = StreamResampler(chunk.sample_rate, rate)
+        frames = self._resampler.process(chunk.pcm)
+        if len(frames):
+            await self._player._push(self, frames)
+
+    def mark(self) -> asyncio.Future[float]:
+        fut: asyncio.Future[float] = self._finished.get_loop().create_future()
+        if self.discarded:
+            fut.cancel()
+            return fut
+        self._marks.append(fut)
+        self._player._add_event(self._player._ring.frames_written, fut)
+        return fut
+
+    def end(self) -> None:
+        if self.ended or self.discarded:
+            return
+        self.ended = True
+        player, ring = self._player, self._player._ring
+        if self._resampler is not None:
+            tail = self._resampler.flush()
+            ring.write(tail)  # the headroom write() left free guarantees it fits
+        end = self.end_position = ring.frames_written
+        span = player._span
+        player._span = _Span(span.start if span is not None else end, end)
+        if not self.heard_first:  # an all-silent utterance "sounds" when it is over
+            player._add_event(end, self._first_sound)
+        player._add_event(end, self._finished)
+
+    def discard(self) -> None:
+        if self.discarded:
+            return
+        was_playing = not self._finished.done()
+        self.discarded = True
+        for fut in (self._first_sound, self._finished, *self._marks):
+            fut.cancel()
+        if was_playing:
+            self._player._drop(self)
+
+    def fail(self, error: BaseException) -> None:
+        """The device went away for good: ``first_sound`` and ``finished`` raise ``error``.
+
+        Marks are cancelled: progress that never happens is not a second error.
+        """
+        self.discarded = True
+        for fut in (self._first_sound, self._finished):
+            if not fut.done():
+                fut.set_exception(error)
+                # Whoever awaits it still gets the error; nobody awaiting is not worth a
+                # "Future exception was never retrieved" in the log.
+                fut.exception()
+        for fut in self._marks:
+            fut.cancel()

@@ -1,0 +1,377 @@
+"""The ``voxtray`` command.
+
+Exit codes: 0 spoken (or listed); 1 it could not be spoken (no device, the voice failed…);
+2 the input or the command line was wrong (empty text, missing or binary file…); 130 stopped
+with Ctrl+C. Every failure prints one plain sentence to stderr, never a traceback (``-v``
+shows the details in the log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .audio.player import list_output_devices
+from .audio.sinks import FileSink, supported_export_formats
+from .engine import build_narrator, default_providers
+from .errors import EmptyTextError, ErrorCategory, InputError, VoxTrayError
+from .model import (
+    Event,
+    RequestFailed,
+    RequestWarning,
+    SegmentAudible,
+    SpeakRequest,
+    TerminalEvent,
+    VoiceRef,
+)
+from .paths import last_stats_file
+from .settings import Settings, load_settings
+from .stats import load_snapshot, save_snapshot
+from .text.readers import open_text
+from .text.stdin import spool_stdin
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_LOG = logging.getLogger("voxtray")
+
+
+class CliError(Exception):
+    """A failure with its exit code, reported as one line on stderr."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="voxtray: %(levelname)s: %(message)s",
+    )
+    if args.command is None:
+        return _greet(args)
+    try:
+        result: int = args.handler(args)
+        return result
+    except CliError as error:
+        print(f"voxtray: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        print("voxtray: stopped.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def _speak(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with tempfile.TemporaryDirectory(prefix="voxtray-") as spool:
+        request = _request(args, settings, Path(spool))
+        voice = _voice(args, settings)
+        return asyncio.run(_narrate(settings, request, voice, args, output=None))
+
+
+def _export(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="voxtray-") as spool:
+        return _export_to(args, Path(spool))
+
+
+def _export_to(args: argparse.Namespace, spool: Path) -> int:
+    settings = _settings()
+    request = _request(args, settings, spool)
+    voice = _voice(args, settings)
+    target: Path = args.output
+    file_format = args.format or target.suffix.lstrip(".").lower()
+    if file_format not in supported_export_formats():
+        known = ", ".join(supported_export_formats())
+        raise CliError(f"Cannot export to “{file_format or target.name}”: use one of {known}.", 2)
+    sink = FileSink(target, file_format=file_format)
+    progress = _ProgressBar(sys.stderr, _source_size(request)) if sys.stderr.isatty() else None
+    try:
+        code = asyncio.run(_narrate(settings, request, voice, args, output=sink, progress=progress))
+    except BaseException:
+        target.unlink(missing_ok=True)  # a cut-off export is not a file to keep
+        raise
+    if code != EXIT_OK:
+        target.unlink(missing_ok=True)
+    else:
+        print(f"Wrote {target}", file=sys.stderr)
+    return code
+
+
+def _voices(args: argparse.Namespace) -> int:
+    async def listing() -> int:
+        registry = default_providers(_settings())
+        try:
+            ids = [args.provider] if args.provider else registry.ids
+            rows: list[tuple[str, ...]] = []
+            for provider_id in ids:
+                try:
+                    voices = await registry.get(provider_id).voices()
+                except VoxTrayError as error:
+                    raise CliError(str(error), EXIT_USAGE) from error
+                rows.extend(
+                    (v.provider, v.id, v.language, str(v.sample_rate), v.name) for v in voices
+                )
+        finally:
+            await registry.aclose()
+        _table(("PROVIDER", "ID", "LANGUAGE", "RATE", "NAME"), rows)
+        return EXIT_OK
+
+    return asyncio.run(listing())
+
+
+def _devices(args: argparse.Namespace) -> int:
+    try:
+        devices = list_output_devices()
+    except VoxTrayError as error:
+        raise CliError(str(error), EXIT_FAILED) from error
+    if not devices:
+        raise CliError("No audio output device was found.", EXIT_FAILED)
+    rows = [
+        (
+            "*" if d.is_default else "",
+            str(d.index),
+            d.name,
+            d.hostapi,
+            f"{d.default_samplerate:.0f}",
+        )
+        for d in devices
+    ]
+    _table(("", "INDEX", "NAME", "API", "RATE"), rows)
+    return EXIT_OK
+
+
+def _stats(args: argparse.Namespace) -> int:
+    path = last_stats_file()
+    snapshot = load_snapshot(path) if path.exists() else None
+    if snapshot is None:
+        data: dict[str, object] = {"note": "No session has run yet."}
+    else:
+        data = snapshot.as_dict()
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        for key, value in sorted(data.items()):
+            print(f"{key:>24}: {value}")
+    return EXIT_OK
+
+
+def _greet(args: argparse.Namespace) -> int:
+    """``voxtray`` alone: say hello through the engine and show how to use the CLI."""
+    print(_parser().format_help())
+    greeting = SpeakRequest(text="Hello! VoxTray is ready. Give me some text to read aloud.")
+    settings = _settings()
+    try:
+        return asyncio.run(_narrate(settings, greeting, settings.voice.ref, args, output=None))
+    except CliError as error:
+        print(f"voxtray: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+# -- the narration itself -----------------------------------------------------------------------
+
+
+async def _narrate(
+    settings: Settings,
+    request: SpeakRequest,
+    voice: VoiceRef,
+    args: argparse.Namespace,
+    *,
+    output: FileSink | None,
+    progress: _ProgressBar | None = None,
+) -> int:
+    if getattr(args, "device", None):
+        settings = settings.replace(audio=settings.audio.replace(device=str(args.device)))
+    if getattr(args, "volume", None) is not None:
+        settings = settings.replace(audio=settings.audio.replace(volume=args.volume))
+    narrator = build_narrator(settings, output=output, voice=voice)
+    try:
+        await narrator.start()
+    except VoxTrayError as error:
+        await narrator.aclose()
+        raise CliError(str(error), EXIT_FAILED) from error
+    remove_listener = narrator.add_listener(_reporter(progress))
+    try:
+        outcome = await narrator.speak(request).wait()
+    finally:
+        remove_listener()
+        with contextlib.suppress(OSError):
+            save_snapshot(narrator.stats(), last_stats_file())
+        await narrator.aclose()
+        if progress is not None:
+            progress.close()
+    return _exit_code(outcome)
+
+
+def _reporter(progress: _ProgressBar | None) -> Callable[[Event], None]:
+    def report(event: Event) -> None:
+        if isinstance(event, RequestWarning):
+            print(f"voxtray: warning: {event.message}", file=sys.stderr)
+        elif isinstance(event, SegmentAudible) and progress is not None:
+            progress.update(event.end)
+
+    return report
+
+
+def _exit_code(outcome: TerminalEvent) -> int:
+    if isinstance(outcome, RequestFailed):
+        is_input = outcome.category is ErrorCategory.INPUT
+        raise CliError(outcome.reason, EXIT_USAGE if is_input else EXIT_FAILED)
+    return EXIT_OK
+
+
+# -- arguments ----------------------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    loaded = load_settings()
+    for warning in loaded.warnings:
+        print(f"voxtray: warning: {warning}", file=sys.stderr)
+    return loaded.settings
+
+
+def _request(args: argparse.Namespace, settings: Settings, spool: Path) -> SpeakRequest:
+    rate = args.rate if args.rate is not None else settings.voice.rate
+    if not 0.25 <= rate <= 4.0:
+        raise CliError(f"--rate must be between 0.25 and 4, not {rate:g}.", EXIT_USAGE)
+    words: list[str] = args.text or []
+    if args.file is not None and words:
+        raise CliError("Give either text or --file, not both.", EXIT_USAGE)
+    if words == ["-"] or (args.file is not None and str(args.file) == "-"):
+        path = spool_stdin(sys.stdin.buffer, spool)
+        _check_file(path)
+        return SpeakRequest(source=path, rate=rate)
+    if args.file is not None:
+        _check_file(args.file)
+        return SpeakRequest(source=args.file, rate=rate)
+    if not words:
+        raise CliError("There is no text to speak: give some text, --file FILE, or - for stdin.", 2)
+    text = " ".join(words)
+    if not text.strip():
+        raise CliError(str(EmptyTextError()), EXIT_USAGE)
+    return SpeakRequest(text=text, rate=rate)
+
+
+def _check_file(path: Path) -> None:
+    """Fail fast, before the sound card opens, on a file that cannot be read at all."""
+    try:
+        pieces = open_text(path)
+        first = next(iter(pieces), "")
+        if not first.strip() and not any(piece.strip() for piece in pieces):
+            raise CliError(f"{path.name} contains no text to speak.", EXIT_USAGE)
+    except InputError as error:
+        raise CliError(str(error), EXIT_USAGE) from error
+
+
+def _voice(args: argparse.Namespace, settings: Settings) -> VoiceRef:
+    default = settings.voice.ref
+    provider = args.provider or (None if args.voice and ":" in args.voice else default.provider)
+    if args.voice:
+        return VoiceRef.parse(args.voice, default_provider=provider or default.provider)
+    if args.provider and args.provider != default.provider:
+        return VoiceRef(args.provider)
+    return default
+
+
+def _source_size(request: SpeakRequest) -> int:
+    if request.source is not None:
+        try:
+            return max(1, request.source.stat().st_size)
+        except OSError:
+            return 1
+    return max(1, len(request.text or ""))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voxtray",
+        description="Read text aloud with an embedded neural voice.",
+        epilog='Examples: voxtray speak "Hello" · voxtray speak --file notes.txt · '
+        "echo hi | voxtray speak - · voxtray export --file book.txt -o book.mp3",
+    )
+    parser.add_argument("--version", action="version", version=f"voxtray {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def voice_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("text", nargs="*", help="the text to speak, or - to read stdin")
+        sub.add_argument("-f", "--file", type=Path, help="a text file to read (- for stdin)")
+        sub.add_argument("--voice", help="voice id, or provider:voice (see `voxtray voices`)")
+        sub.add_argument("--provider", help="speech provider: piper (default) or tone")
+        sub.add_argument("--rate", type=float, help="speaking rate, e.g. 1.3 (same pitch)")
+
+    speak = commands.add_parser("speak", help="speak text, a file or stdin")
+    voice_options(speak)
+    speak.add_argument("--device", help="output device name or index (see `voxtray devices`)")
+    speak.add_argument("--volume", type=float, help="volume from 0 to 1.5")
+    speak.set_defaults(handler=_speak)
+
+    export = commands.add_parser("export", help="write the narration to an audio file")
+    voice_options(export)
+    export.add_argument("-o", "--output", type=Path, required=True, help="the audio file")
+    export.add_argument("--format", help="wav, flac, ogg or mp3 (default: from the extension)")
+    export.set_defaults(handler=_export)
+
+    voices = commands.add_parser("voices", help="list the voices")
+    voices.add_argument("--provider", help="only this provider's voices")
+    voices.set_defaults(handler=_voices)
+
+    devices = commands.add_parser("devices", help="list the audio output devices")
+    devices.set_defaults(handler=_devices)
+
+    stats = commands.add_parser("stats", help="statistics of the last session")
+    stats.add_argument("--json", action="store_true", help="as JSON")
+    stats.set_defaults(handler=_stats)
+    return parser
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal, redrawn in place."""
+
+    def __init__(self, stream: TextIO, total: int) -> None:
+        self._stream = stream
+        self._total = total
+        self._shown = -1
+
+    def update(self, position: int) -> None:
+        fraction = min(0.99, position / self._total)
+        percent = int(fraction * 100)
+        if percent == self._shown:
+            return
+        self._shown = percent
+        filled = percent * 30 // 100
+        self._stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:3d}%")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._shown >= 0:
+            self._stream.write("\r" + " " * 40 + "\r")
+            self._stream.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,253 @@
+"""Value types shared by every part of the engine.
+
+They are frozen dataclasses so they can cross from the event loop to the audio thread and to
+the UI without anyone mutating them under someone else's feet.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from pathlib import Path
+from typing import NewType
+
+from .errors import ErrorCategory
+
+RequestId = NewType("RequestId", int)
+
+SAMPLE_WIDTH = 2
+"""Bytes per sample. Every provider hands over signed 16-bit little-endian mono PCM."""
+
+
+class Priority(IntEnum):
+    """Lower value plays first; requests of the same priority play in the order they came."""
+
+    HIGH = 0
+    NORMAL = 1
+    LOW = 2
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceRef:
+    """Which voice to speak with: a provider id and that provider's voice id.
+
+    ``voice_id=None`` means the provider's default voice.
+    """
+
+    provider: str
+    voice_id: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str, default_provider: str = "piper") -> VoiceRef:
+        """Parse ``"provider:voice"``, ``"provider:"`` or a bare ``"voice"``."""
+        provider, sep, voice = spec.partition(":")
+        if not sep:
+            return cls(default_provider, spec or None)
+        return cls(provider or default_provider, voice or None)
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.voice_id or ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """A voice a provider offers."""
+
+    provider: str
+    id: str
+    name: str
+    language: str
+    sample_rate: int
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a provider can do; the segmenter and the scheduler plan around these."""
+
+    max_chars: int
+    """Longest segment text the provider accepts in one synthesis call."""
+    max_concurrency: int
+    """How many synthesis calls may run at once."""
+    sample_rates: tuple[int, ...]
+    """Rates the provider can produce (the first is its native one)."""
+    alignment: bool = False
+    """Whether chunks carry character timing."""
+    streaming: bool = False
+    """Whether audio of one segment arrives before the whole segment is synthesized."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A piece of speech: signed 16-bit little-endian mono PCM at ``sample_rate``."""
+
+    pcm: bytes
+    sample_rate: int
+
+    @property
+    def frames(self) -> int:
+        return len(self.pcm) // SAMPLE_WIDTH
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+class SegmentKind(Enum):
+    """How a segment was cut, which tells how long a pause after it is natural."""
+
+    CLAUSE = "clause"  # the first clause, cut early so speech starts fast
+    SENTENCE = "sentence"  # a whole sentence
+    PART = "part"  # a piece of a sentence too long for one call (cut at a clause, word or hard)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A piece of text synthesized in one call.
+
+    ``start`` and ``end`` are character offsets into the request's source text, so that
+    ``source[start:end] == text``: the reading window highlights, and resume restarts, there.
+    """
+
+    index: int
+    text: str
+    start: int
+    end: int
+    kind: SegmentKind = SegmentKind.SENTENCE
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakRequest:
+    """What to say, how urgently, and with which voice. Exactly one of ``text`` and ``source``."""
+
+    text: str | None = None
+    source: Path | None = None
+    priority: Priority = Priority.NORMAL
+    voice: VoiceRef | None = None
+    """``None``: the user's default voice."""
+    interrupt: bool = False
+    """Cancel what plays now and play this next ("read now")."""
+    rate: float = 1.0
+    """Speaking rate: 1.3 is 30 % faster, at the same pitch."""
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.source is None):
+            raise ValueError("a SpeakRequest has exactly one of text and source")
+        if not 0.25 <= self.rate <= 4.0:
+            raise ValueError(f"rate must be between 0.25 and 4.0, not {self.rate}")
+
+    @property
+    def label(self) -> str:
+        """A short description for queues and notifications."""
+        if self.source is not None:
+            return self.source.name
+        text = " ".join((self.text or "").split())
+        return text if len(text) <= 60 else text[:57] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisJob:
+    """One call to a provider: a segment of a request, in a voice, at a rate."""
+
+    request_id: RequestId
+    segment: Segment
+    voice: VoiceRef
+    rate: float = 1.0
+    previous_text: str = ""
+    """The text spoken just before, for providers that carry prosody across calls."""
+
+
+class RequestState(Enum):
+    QUEUED = "queued"
+    PLAYING = "playing"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RequestState.FINISHED, RequestState.FAILED, RequestState.CANCELED)
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of everything the engine tells its listeners. ``at`` is ``time.monotonic()``."""
+
+    at: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestEvent(Event):
+    request_id: RequestId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestQueued(RequestEvent):
+    label: str
+    priority: Priority
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestStarted(RequestEvent):
+    voice: VoiceRef
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirstAudio(RequestEvent):
+    """The first non-silent sample of the request reached the sound card callback."""
+
+    latency: float
+    """Seconds from ``speak()`` to that sample."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentAudible(RequestEvent):
+    """A segment started to come out of the speakers: the progress of a request."""
+
+    segment_index: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestWarning(RequestEvent):
+    """Something about the request the user should know, though it still plays."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestFinished(RequestEvent):
+    """The last sample of the request left the callback."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestFailed(RequestEvent):
+    reason: str
+    """A plain-language sentence for the user."""
+    category: ErrorCategory
+
+    @property
+    def permanent(self) -> bool:
+        """Whether trying the same request again cannot help."""
+        return self.category.is_permanent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestCanceled(RequestEvent):
+    pass
+
+
+TerminalEvent = RequestFinished | RequestFailed | RequestCanceled
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputDeviceChanged(Event):
+    """The output stream was reopened (the device went away, or another was chosen)."""
+
+    device: str
+    reason: str

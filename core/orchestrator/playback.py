@@ -1,0 +1,168 @@
+"""Speaking one request: segments in order into the audio output, with progress and skip.
+
+The playback keeps a short ledger of the segments it has written but that have not finished
+playing (at most what the output's ring buffer holds, a few seconds). That ledger is what makes
+"skip to the next sentence" exact: the output drops everything not yet heard, and the playback
+writes again, from the ledger, the segments after the one being heard, then carries on with the
+synthesis stream. Nothing is synthesized twice, nothing is skipped beyond the current sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from ..audio.output import AudioOutput, UtteranceOutput
+from ..model import AudioChunk, RequestId, Segment
+from .scheduler import SegmentAudio
+
+
+@dataclass(slots=True)
+class _Written:
+    """A segment whose audio went (at least partly) into the current utterance."""
+
+    segment: Segment
+    chunks: list[AudioChunk] = field(default_factory=list)
+    started: asyncio.Future[float] | None = None
+    """Resolves when the segment's first sample is heard."""
+    complete: bool = False
+
+
+class Playback:
+    """Writes the ordered segment audio of one request and reports what becomes audible."""
+
+    def __init__(
+        self,
+        *,
+        request_id: RequestId,
+        output: AudioOutput,
+        on_first_sound: Callable[[float], None],
+        on_segment_audible: Callable[[Segment], None],
+    ) -> None:
+        self._request_id = request_id
+        self._output = output
+        self._on_first_sound = on_first_sound
+        self._on_segment_audible = on_segment_audible
+        self._first_sound_reported = False
+        self._ledger: deque[_Written] = deque()
+        self._current: SegmentAudio | None = None
+        self._replay: list[_Written] = []
+        self._skip = asyncio.Event()
+        self._utterance = self._new_utterance()
+        self.segments_written = 0
+
+    def skip(self) -> None:
+        """Drop the rest of the segment being heard and go on with the next one."""
+        self._skip.set()
+
+    async def play(self, segments: AsyncIterator[SegmentAudio]) -> None:
+        """Write every segment, then wait until the last sample was heard."""
+        try:
+            while True:
+                feed = asyncio.ensure_future(self._feed(segments))
+                skip = asyncio.ensure_future(self._skip.wait())
+                try:
+                    await asyncio.wait({feed, skip}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    skip.cancel()
+                    if not feed.done():
+                        feed.cancel()
+                    await asyncio.gather(feed, skip, return_exceptions=True)
+                if self._skip.is_set():
+                    self._skip.clear()
+                    self._apply_skip()
+                    continue
+                feed.result()  # re-raise a synthesis failure
+                break
+            self._utterance.end()
+            await self._utterance.finished
+        except BaseException:
+            self._utterance.discard()
+            raise
+
+    async def _feed(self, segments: AsyncIterator[SegmentAudio]) -> None:
+        while self._replay:
+            old = self._replay.pop(0)
+            written = self._begin_segment(old.segment)
+            written.complete = old.complete
+            written.chunks = old.chunks  # all the audio known, so a second skip can replay it
+            for chunk in old.chunks:
+                await self._utterance.write(chunk)
+        if self._current is not None:
+            await self._write_rest(self._current)
+        async for audio in segments:
+            self._current = audio
+            await self._write_rest(audio)
+
+    async def _write_rest(self, audio: SegmentAudio) -> None:
+        written = self._ledger[-1] if self._ledger else None
+        if written is None or written.segment.index != audio.segment.index:
+            written = self._begin_segment(audio.segment)
+        async for chunk in audio:
+            written.chunks.append(chunk)
+            await self._utterance.write(chunk)
+        written.complete = True
+        self._current = None
+        self.segments_written += 1
+
+    def _begin_segment(self, segment: Segment) -> _Written:
+        started = self._utterance.mark()
+        written = _Written(segment, started=started)
+        started.add_done_callback(functools.partial(self._heard, written))
+        self._ledger.append(written)
+        return written
+
+    def _heard(self, written: _Written, started: asyncio.Future[float]) -> None:
+        if started.cancelled():
+            return
+        # Segments before this one have been heard completely: they leave the ledger.
+        while self._ledger and self._ledger[0] is not written:
+            self._ledger.popleft()
+        self._on_segment_audible(written.segment)
+
+    def _audible(self) -> _Written | None:
+        audible = None
+        for written in self._ledger:
+            if written.started is not None and written.started.done():
+                audible = written
+        return audible
+
+    def _apply_skip(self) -> None:
+        """Drop all unheard audio; queue again the segments after the one being heard."""
+        audible = self._audible()
+        self._utterance.discard()
+        self._utterance = self._new_utterance()
+        replay: list[_Written] = []
+        if audible is not None:
+            keep = False
+            for written in self._ledger:
+                if keep:
+                    replay.append(written)
+                keep = keep or written is audible
+            if self._current is not None and self._current.segment == audible.segment:
+                self._current.discard()
+                self._current = None
+        else:
+            # Nothing heard yet: skip the first segment written.
+            replay = list(self._ledger)[1:]
+            first = self._ledger[0].segment if self._ledger else None
+            if self._current is not None and self._current.segment == first:
+                self._current.discard()
+                self._current = None
+        self._ledger.clear()
+        self._replay = replay + self._replay
+
+    def _new_utterance(self) -> UtteranceOutput:
+        utterance = self._output.start_utterance()
+        if not self._first_sound_reported:
+            utterance.first_sound.add_done_callback(self._first_sound)
+        return utterance
+
+    def _first_sound(self, future: asyncio.Future[float]) -> None:
+        if future.cancelled() or self._first_sound_reported:
+            return
+        self._first_sound_reported = True
+        self._on_first_sound(future.result())

@@ -1,0 +1,189 @@
+"""The single worker: one request at a time, from the queue to the speakers.
+
+Only this worker writes into the audio output, and it finishes (or cancels) one request before it
+takes the next, which is the whole guarantee that speech never overlaps. Each request ends in
+exactly one terminal event: finished, failed (with a sentence the user can read) or canceled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from ..audio.output import AudioOutput
+from ..errors import EmptyTextError, ErrorCategory, VoxTrayError
+from ..model import (
+    Event,
+    FirstAudio,
+    RequestCanceled,
+    RequestFailed,
+    RequestFinished,
+    RequestStarted,
+    RequestWarning,
+    Segment,
+    SegmentAudible,
+    VoiceRef,
+)
+from ..providers.registry import ProviderRegistry
+from ..text.readers import open_text
+from ..text.segment import segment_text
+from .playback import Playback
+from .queue import QueueEntry, RequestQueue
+from .scheduler import SynthesisScheduler
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Tuning of the pipeline; defaults come from the user's settings."""
+
+    lookahead_seconds: float = 10.0
+    first_clause_chars: int = 60
+
+
+class Worker:
+    """Takes requests off the queue and speaks them, one at a time."""
+
+    def __init__(
+        self,
+        *,
+        queue: RequestQueue,
+        output: AudioOutput,
+        providers: ProviderRegistry,
+        default_voice: Callable[[], VoiceRef],
+        emit: Callable[[Event], None],
+        settings: WorkerSettings | None = None,
+    ) -> None:
+        self._queue = queue
+        self._output = output
+        self._providers = providers
+        self._default_voice = default_voice
+        self._emit = emit
+        self._settings = settings or WorkerSettings()
+        self._current: QueueEntry | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._playback: Playback | None = None
+        self.running = False
+
+    @property
+    def current(self) -> QueueEntry | None:
+        return self._current
+
+    async def run(self) -> None:
+        """Speak requests until cancelled."""
+        self.running = True
+        try:
+            while True:
+                entry = await self._queue.get()
+                await self._speak(entry)
+        finally:
+            self.running = False
+
+    def cancel_current(self) -> bool:
+        """Cancel the request being spoken; its terminal event follows from the worker."""
+        if self._task is None or self._task.done():
+            return False
+        self._task.cancel()
+        return True
+
+    def skip(self) -> bool:
+        if self._playback is None:
+            return False
+        self._playback.skip()
+        return True
+
+    async def _speak(self, entry: QueueEntry) -> None:
+        self._current = entry
+        task = asyncio.ensure_future(self._play(entry))
+        self._task = task
+        try:
+            await asyncio.wait({task})
+        finally:
+            if not task.done():  # the worker itself is shutting down
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            self._task = None
+            self._playback = None
+            self._current = None
+            self._emit(self._outcome(entry, task))
+
+    def _outcome(self, entry: QueueEntry, task: asyncio.Task[None]) -> Event:
+        request_id = entry.request_id
+        if task.cancelled():
+            return RequestCanceled(request_id=request_id)
+        error = task.exception()
+        if error is None:
+            return RequestFinished(request_id=request_id)
+        if isinstance(error, VoxTrayError):
+            return RequestFailed(
+                request_id=request_id, reason=error.message, category=error.category
+            )
+        _LOG.error("Speaking request %d failed", request_id, exc_info=error)
+        return RequestFailed(
+            request_id=request_id,
+            reason=f"VoxTray hit an internal error and could not speak this ({error!r}).",
+            category=ErrorCategory.CONFIGURATION,
+        )
+
+    async def _play(self, entry: QueueEntry) -> None:
+        request = entry.request
+        voice = request.voice or self._default_voice()
+        provider = self._providers.get(voice.provider)
+        self._emit(RequestStarted(request_id=entry.request_id, voice=voice))
+        pieces = await self._pieces(entry)
+        segments = segment_text(
+            pieces,
+            max_chars=provider.capabilities.max_chars,
+            first_clause_chars=self._settings.first_clause_chars,
+        )
+        playback = Playback(
+            request_id=entry.request_id,
+            output=self._output,
+            on_first_sound=lambda at: self._first_sound(entry, at),
+            on_segment_audible=lambda segment: self._segment_audible(entry, segment),
+        )
+        self._playback = playback
+        async with SynthesisScheduler(
+            request_id=entry.request_id,
+            provider=provider,
+            voice=voice,
+            rate=request.rate,
+            segments=iter(segments),
+            lookahead_seconds=self._settings.lookahead_seconds,
+        ) as scheduler:
+            await playback.play(aiter(scheduler))
+        if playback.segments_written == 0:
+            what = request.source.name if request.source is not None else "The text"
+            raise EmptyTextError(f"{what} contains no text to speak.")
+
+    async def _pieces(self, entry: QueueEntry) -> Iterable[str]:
+        request = entry.request
+        if request.source is None:
+            return [request.text or ""]
+        loop = asyncio.get_running_loop()
+
+        def warn(message: str) -> None:  # called on the reader's thread
+            event = RequestWarning(request_id=entry.request_id, message=message)
+            loop.call_soon_threadsafe(self._emit, event)
+
+        pieces: Iterator[str] = await asyncio.to_thread(open_text, request.source, on_warning=warn)
+        return pieces
+
+    def _first_sound(self, entry: QueueEntry, at: float) -> None:
+        latency = max(0.0, at - entry.submitted_at)
+        self._emit(FirstAudio(request_id=entry.request_id, latency=latency, at=at))
+
+    def _segment_audible(self, entry: QueueEntry, segment: Segment) -> None:
+        self._emit(
+            SegmentAudible(
+                request_id=entry.request_id,
+                segment_index=segment.index,
+                start=segment.start,
+                end=segment.end,
+                at=time.monotonic(),
+            )
+        )

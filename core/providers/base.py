@@ -1,0 +1,42 @@
+"""What the engine needs of a speech provider.
+
+Providers know nothing of the queue or the player: they turn one :class:`SynthesisJob` into
+a stream of PCM chunks. Closing the iterator (``aclose()``, or cancelling the task that iterates
+it) must abort the work behind it, so a cancelled request stops costing CPU or money at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
+
+from ..model import AudioChunk, Capabilities, SynthesisJob, Voice
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A source of speech. Implementations: ``PiperProvider``, ``ToneProvider``…"""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def warm(self) -> None:
+        """Get ready for the first request (load the voice, open the connection).
+
+        The narrator calls this in the background when it starts, so the first ``speak()``
+        does not pay for it; ``synthesize`` must still work (and wait) if it is not done.
+        """
+        ...
+
+    async def voices(self) -> list[Voice]: ...
+
+    def synthesize(self, job: SynthesisJob) -> AsyncIterator[AudioChunk]:
+        """Stream the job's audio. Raises :class:`~voxtray.core.errors.ProviderError`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release threads, sessions and sockets. Safe to call twice."""
+        ...

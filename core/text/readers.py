@@ -1,0 +1,231 @@
+"""Reading a plain-text file as a stream of text pieces.
+
+A file dropped on the tray can be anything: a 50 MB log, a Windows-1252 note, a PNG renamed
+``.txt``. So the file is checked before the first piece is asked for (the caller reports a bad
+file before the sound card opens), then decoded block by block with an incremental decoder,
+never held whole. Line ends become ``\\n`` so that segment offsets mean the same on every
+platform. Decoding never fails: undecodable bytes become U+FFFD and the caller hears about it
+once, through ``on_warning``, in a sentence fit for the user.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import BinaryFileError, SourceNotFoundError, SourceUnreadableError
+
+__all__ = ["TextSource", "open_text", "probe_text"]
+
+_PROBE_BYTES = 8192
+_MIN_BLOCK_BYTES = 4096
+_CONTROL_RATIO = 0.1
+"""A text file has hardly any control characters; above this share of the probe it is data."""
+_TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
+"""Control bytes that plain text does contain (ESC: colour codes in saved terminal logs)."""
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_ENCODING_NAMES = {
+    "utf-8": "UTF-8",
+    "utf-16-le": "UTF-16",
+    "utf-16-be": "UTF-16",
+    "cp1252": "Windows-1252",
+}
+
+# The decoders report each undecodable stretch to this handler, which replaces it and counts it
+# in the tally of whichever decode runs in the current context.
+_ERRORS = "voxtray.count-replace"
+
+
+class _Tally:
+    __slots__ = ("bytes", "longest", "stretches")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.stretches = 0
+        self.longest = 0
+
+
+_tally: ContextVar[_Tally] = ContextVar("_tally")
+
+
+def _count_and_replace(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    tally = _tally.get(None)
+    if tally is not None:
+        length = error.end - error.start
+        tally.bytes += length
+        tally.stretches += 1
+        tally.longest = max(tally.longest, length)
+    return "\ufffd", error.end
+
+
+codecs.register_error(_ERRORS, _count_and_replace)
+
+
+def _decode(decoder: codecs.IncrementalDecoder, data: bytes, tally: _Tally, *, final: bool) -> str:
+    token = _tally.set(tally)
+    try:
+        return decoder.decode(data, final)
+    finally:
+        _tally.reset(token)
+
+
+@dataclass(frozen=True, slots=True)
+class TextSource:
+    """A file checked to be readable text, and how to decode it."""
+
+    path: Path
+    encoding: str
+    """Python codec name: ``utf-8``, ``utf-16-le``, ``utf-16-be`` or ``cp1252``."""
+    bom_length: int = 0
+    """Bytes at the start that are a byte order mark, not text."""
+    size: int = 0
+    """Size in bytes when it was checked."""
+
+    def chunks(
+        self,
+        *,
+        chunk_chars: int = 65536,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> Iterator[str]:
+        """Yield the decoded text in pieces of at most ``chunk_chars`` characters."""
+        if chunk_chars < 1:
+            raise ValueError("chunk_chars must be at least 1")
+        return self._stream(chunk_chars, on_warning)
+
+    def _stream(self, chunk_chars: int, on_warning: Callable[[str], None] | None) -> Iterator[str]:
+        block_bytes = max(chunk_chars, _MIN_BLOCK_BYTES)
+        decoder = codecs.getincrementaldecoder(self.encoding)(_ERRORS)
+        tally = _Tally()
+        carry = ""  # a trailing "\r" waits: the next block may start with its "\n"
+        try:
+            with _open(self.path) as file:
+                file.seek(self.bom_length)
+                while True:
+                    block = _read(file, self.path, block_bytes)
+                    text = carry + _decode(decoder, block, tally, final=not block)
+                    carry = ""
+                    if block and text.endswith("\r"):
+                        text, carry = text[:-1], "\r"
+                    text = text.replace("\r\n", "\n").replace("\r", "\n")
+                    for at in range(0, len(text), chunk_chars):
+                        yield text[at : at + chunk_chars]
+                    if not block:
+                        return
+        finally:
+            message = self._warning(tally.bytes)
+            if message and on_warning is not None:
+                on_warning(message)
+
+    def _warning(self, replaced: int) -> str | None:
+        name = _ENCODING_NAMES.get(self.encoding, self.encoding)
+        count = f"{replaced} byte{'s' if replaced != 1 else ''}"
+        if self.encoding == "cp1252":
+            detail = f"; {count} could not be read" if replaced else ""
+            return f"{self.path.name} is not UTF-8, so it was read as Windows-1252{detail}."
+        if replaced:
+            verb = "were" if replaced != 1 else "was"
+            return f"{self.path.name} is not valid {name}: {count} {verb} replaced."
+        return None
+
+
+def open_text(
+    path: Path,
+    *,
+    chunk_chars: int = 65536,
+    on_warning: Callable[[str], None] | None = None,
+) -> Iterator[str]:
+    """Check ``path`` now, then stream its text in pieces of at most ``chunk_chars``.
+
+    Raises :class:`SourceNotFoundError`, :class:`SourceUnreadableError` or
+    :class:`BinaryFileError` at call time. ``on_warning`` is called at most once, when the
+    stream ends or is closed, if the text had to be decoded with replacements or guessed.
+    An empty file is not an error here: it yields nothing.
+    """
+    return probe_text(path).chunks(chunk_chars=chunk_chars, on_warning=on_warning)
+
+
+def probe_text(path: Path) -> TextSource:
+    """Check that ``path`` is a readable text file and find out its encoding."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise SourceNotFoundError(f"No such file: {path}") from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise SourceNotFoundError(f"{path} is a folder, not a file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceNotFoundError(f"{path} is not a regular file.")
+    with _open(path) as file:
+        head = _read(file, path, _PROBE_BYTES)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return TextSource(path, encoding, len(bom), info.st_size)
+    if _looks_binary(head):
+        raise BinaryFileError(f"{path.name} is not a text file (it looks like binary data).")
+    encoding = "cp1252" if _looks_single_byte(head, complete=len(head) < _PROBE_BYTES) else "utf-8"
+    return TextSource(path, encoding, 0, info.st_size)
+
+
+def _looks_binary(head: bytes) -> bool:
+    if b"\0" in head:
+        return True
+    controls = sum(
+        1 for byte in head if (byte < 0x20 or byte == 0x7F) and byte not in _TEXT_CONTROLS
+    )
+    return controls > _CONTROL_RATIO * len(head)
+
+
+def _looks_single_byte(head: bytes, *, complete: bool) -> bool:
+    """Whether the probe is clearly in a legacy 8-bit encoding rather than broken UTF-8.
+
+    Text in Windows-1252 or Latin-1 has accented letters as lone high bytes between ASCII
+    ones; UTF-8 has them as valid multi-byte sequences. Only a probe with several lone high
+    bytes and not one valid sequence is taken for Windows-1252: a UTF-8 file with a few bad
+    bytes stays UTF-8 and is reported as such.
+    """
+    tally = _Tally()
+    decoder = codecs.getincrementaldecoder("utf-8")(_ERRORS)
+    text = _decode(decoder, head, tally, final=complete)
+    valid = sum(1 for char in text if char > "\x7f") - tally.stretches
+    return tally.stretches >= 2 and tally.longest == 1 and valid == 0
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise SourceNotFoundError(f"No such file: {path}") from exc
+    except IsADirectoryError as exc:
+        raise SourceNotFoundError(f"{path} is a folder, not a file.") from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _read(file: BinaryIO, path: Path, size: int) -> bytes:
+    try:
+        return file.read(size)
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path: Path, exc: OSError) -> SourceUnreadableError:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied"
+    else:
+        reason = exc.strerror or os.strerror(exc.errno or 0) or type(exc).__name__
+        reason = reason[0].lower() + reason[1:]
+    return SourceUnreadableError(f"Cannot read {path}: {reason}.")

@@ -1,0 +1,1 @@
+"""VoxTray desktop layer (Qt)."""

@@ -1,0 +1,214 @@
+"""The ``voxtray`` command as a user runs it: a real process, real files, real exit codes.
+
+Bad input must give one clear sentence and the right exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from tests.harness.pulse import PulseServer
+from tests.harness.signal import dominant_frequency, rms
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    """An environment whose config, state, cache and data dirs are private to the test."""
+    env = dict(os.environ)
+    for name in ("CONFIG", "STATE", "CACHE", "DATA"):
+        folder = tmp_path / name.lower()
+        folder.mkdir()
+        env[f"XDG_{name}_HOME"] = str(folder)
+    env.pop("ELEVENLABS_API_KEY", None)
+    return env
+
+
+def voxtray(
+    env: dict[str, str], *args: str, stdin: bytes | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "voxtray.core.cli", *args],
+        input=stdin.decode("latin-1") if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t  \n"])
+def test_empty_text_is_refused_with_exit_2(home: dict[str, str], text: str) -> None:
+    result = voxtray(home, "speak", text)
+    assert result.returncode == 2
+    assert "no text to speak" in result.stderr.lower()
+
+
+def test_no_text_at_all(home: dict[str, str]) -> None:
+    result = voxtray(home, "speak")
+    assert result.returncode == 2
+    assert "no text to speak" in result.stderr.lower()
+
+
+def test_empty_stdin(home: dict[str, str]) -> None:
+    result = voxtray(home, "speak", "-", stdin=b"  \n")
+    assert result.returncode == 2
+    assert "standard input contains no text" in result.stderr
+
+
+def test_missing_file(home: dict[str, str], tmp_path: Path) -> None:
+    result = voxtray(home, "speak", "--file", str(tmp_path / "nowhere.txt"))
+    assert result.returncode == 2
+    assert "nowhere.txt" in result.stderr and "no such file" in result.stderr.lower()
+
+
+def test_folder_instead_of_file(home: dict[str, str], tmp_path: Path) -> None:
+    result = voxtray(home, "speak", "--file", str(tmp_path))
+    assert result.returncode == 2
+    assert "folder" in result.stderr.lower()
+
+
+def test_binary_file_is_named(home: dict[str, str], tmp_path: Path) -> None:
+    blob = tmp_path / "picture.png"
+    blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 20)
+    result = voxtray(home, "speak", "--file", str(blob))
+    assert result.returncode == 2
+    assert "picture.png" in result.stderr and "not a text file" in result.stderr
+
+
+def test_binary_stdin(home: dict[str, str]) -> None:
+    result = voxtray(home, "speak", "-", stdin=b"\x7fELF\x02\x01\x01\x00" + bytes(300))
+    assert result.returncode == 2
+    assert "standard input is not a text file" in result.stderr
+
+
+def test_whitespace_only_file(home: dict[str, str], tmp_path: Path) -> None:
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n   \n")
+    result = voxtray(home, "speak", "--file", str(blank))
+    assert result.returncode == 2
+    assert "blank.txt contains no text" in result.stderr
+
+
+def test_bad_rate(home: dict[str, str]) -> None:
+    result = voxtray(home, "speak", "--rate", "9", "hello")
+    assert result.returncode == 2
+    assert "--rate" in result.stderr
+
+
+def test_no_output_device_names_voxtray_devices(home: dict[str, str]) -> None:
+    env = dict(home, PULSE_SERVER="unix:/nonexistent/voxtray-test/native")
+    result = voxtray(env, "speak", "--provider", "tone", "Hello there.")
+    assert result.returncode == 1
+    assert "voxtray devices" in result.stderr
+
+
+def test_broken_utf8_is_spoken_with_a_warning(home: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_bytes(b"Caf\xe9 au lait, s'il vous pla\xeet. Hello \xff\xfe world.\n")
+    target = tmp_path / "notes.wav"
+    result = voxtray(home, "export", "--provider", "tone", "--file", str(source), "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert "notes.txt" in result.stderr and "UTF-8" in result.stderr
+    audio, _ = soundfile.read(target)
+    assert len(audio) > 0
+
+
+def test_ten_thousand_characters_without_a_space(home: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "line.txt"
+    source.write_text("x" * 10_000)
+    target = tmp_path / "line.wav"
+    result = voxtray(home, "export", "--provider", "tone", "--file", str(source), "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    audio, rate = soundfile.read(target)
+    # The tone voice speaks 0.04 s per character: every character was spoken, none dropped.
+    assert len(audio) / rate == pytest.approx(10_000 * 0.04, rel=0.01)
+
+
+def test_unknown_export_format(home: dict[str, str], tmp_path: Path) -> None:
+    result = voxtray(home, "export", "hello", "-o", str(tmp_path / "out.xyz"))
+    assert result.returncode == 2
+    assert "xyz" in result.stderr
+    assert not (tmp_path / "out.xyz").exists()
+
+
+@pytest.mark.piper
+@pytest.mark.parametrize("extension", ["wav", "flac", "ogg", "mp3"])
+def test_export_with_the_real_voice(home: dict[str, str], tmp_path: Path, extension: str) -> None:
+    source = tmp_path / "book.txt"
+    source.write_text("Chapter one. It was a bright cold day in April, and the clocks struck.\n")
+    target = tmp_path / f"book.{extension}"
+    result = voxtray(home, "export", "--file", str(source), "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    audio, rate = soundfile.read(target, dtype="float32")
+    seconds = len(audio) / rate
+    assert 2.5 < seconds < 9.0
+    assert rms(audio) > 0.02
+
+
+def test_voices_lists_the_embedded_voice(home: dict[str, str]) -> None:
+    result = voxtray(home, "voices")
+    assert result.returncode == 0, result.stderr
+    line = next(row for row in result.stdout.splitlines() if "en_US-joe-medium" in row)
+    assert line.split()[:4] == ["piper", "en_US-joe-medium", "en_US", "22050"]
+
+
+def test_unknown_provider(home: dict[str, str]) -> None:
+    result = voxtray(home, "voices", "--provider", "nope")
+    assert result.returncode == 2
+    assert "nope" in result.stderr
+
+
+def test_stats_before_any_session(home: dict[str, str]) -> None:
+    result = voxtray(home, "stats", "--json")
+    assert result.returncode == 0
+    assert "note" in json.loads(result.stdout)
+
+
+@pytest.mark.sound
+def test_devices_lists_the_null_sink(home: dict[str, str], pulse: PulseServer) -> None:
+    result = voxtray(dict(home, **_pulse_env()), "devices")
+    assert result.returncode == 0, result.stderr
+    assert any(row.startswith("*") for row in result.stdout.splitlines())
+
+
+@pytest.mark.sound
+def test_speak_stdin_is_heard_and_stats_are_saved(home: dict[str, str], pulse: PulseServer) -> None:
+    env = dict(home, **_pulse_env())
+    with pulse.recorder() as recorder:
+        result = voxtray(
+            env, "speak", "--provider", "tone", "--voice", "523", "-", stdin=b"Hi there."
+        )
+    assert result.returncode == 0, result.stderr
+    samples = recorder.result.samples
+    assert round(dominant_frequency(samples[np.abs(samples) > 0.05], 48000)) in range(515, 531)
+    stats = json.loads(voxtray(env, "stats", "--json").stdout)
+    for key in (
+        "total_requests",
+        "successful_requests",
+        "failed_requests",
+        "canceled_requests",
+        "rate_limit_errors",
+        "queue_size",
+        "current_request",
+        "worker_running",
+        "time_to_first_audio",
+        "underruns",
+    ):
+        assert key in stats
+    assert stats["successful_requests"] == 1
+    assert stats["time_to_first_audio"]["count"] == 1
+
+
+def _pulse_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("PULSE_")}

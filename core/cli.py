@@ -21,7 +21,7 @@ from typing import TextIO
 
 from . import __version__
 from .audio.player import list_output_devices
-from .audio.sinks import FileSink, supported_export_formats
+from .audio.sinks import FileSink, resolve_format
 from .engine import build_narrator, default_providers
 from .errors import EmptyTextError, ErrorCategory, InputError, VoxTrayError
 from .model import (
@@ -96,11 +96,11 @@ def _export_to(args: argparse.Namespace, spool: Path) -> int:
     request = _request(args, settings, spool)
     voice = _voice(args, settings)
     target: Path = args.output
-    file_format = args.format or target.suffix.lstrip(".").lower()
-    if file_format not in supported_export_formats():
-        known = ", ".join(supported_export_formats())
-        raise CliError(f"Cannot export to “{file_format or target.name}”: use one of {known}.", 2)
-    sink = FileSink(target, file_format=file_format)
+    try:
+        resolve_format(target, args.format)
+    except VoxTrayError as error:
+        raise CliError(str(error), EXIT_USAGE) from error
+    sink = FileSink(target, format=args.format)
     progress = _ProgressBar(sys.stderr, _source_size(request)) if sys.stderr.isatty() else None
     try:
         code = asyncio.run(_narrate(settings, request, voice, args, output=sink, progress=progress))

@@ -100,7 +100,7 @@ class AudioSettings(_Section):
     device: str = ""
     """Output device name; empty for the system default."""
     volume: float = _setting(1.0, minimum=0.0, maximum=1.5)
-    latency: float = _setting(0.2, minimum=0.0, maximum=1.0)
+    latency: float = _setting(0.1, minimum=0.0, maximum=1.0)
     """Seconds of audio the sound card holds. More is safer on a busy machine, but ``stop()``
     takes that long to be heard, hence the upper bound."""
     buffer_seconds: float = _setting(4.0, minimum=0.5, maximum=30.0)

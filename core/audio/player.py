@@ -63,12 +63,14 @@ from .output import OutputCounters, OutputDevice, clamp_volume, first_audible
 from .resample import StreamResampler
 from .ringbuffer import RingBuffer
 
-DEFAULT_LATENCY = 0.2
+DEFAULT_LATENCY = 0.1
 """Output latency asked of PortAudio, in seconds.
 
-Measured on 2 cores with the local voice synthesizing on the other core (test-harness.md):
-35 ms gave 175 device underruns in a few seconds, 0.2 s none. 0.2 s costs nothing in stop
-latency, because a stop aborts the stream and drops that buffer.
+Measured through the ALSA pulse plugin on 2 cores, 6 s of audio with the local voice
+synthesizing in a thread and 2–4 busy processes competing: 20 ms gave 175 device underruns
+(xruns) and 5 audible gaps, 50 ms one xrun, 100 ms and 200 ms none. 100 ms is twice the last
+failing figure. Stopping does not depend on it (a stop aborts the stream and drops that
+buffer); pause and the first audible sample lag by it, which is why it is not larger.
 """
 DEFAULT_PREBUFFER = 0.1
 """Seconds of audio the callback waits for before it starts (or restarts after running dry)."""
@@ -367,11 +369,10 @@ class Player:
     async def _push(self, utt: _PlayerUtterance, frames: npt.NDArray[np.float32]) -> None:
         """Write frames into the ring, waiting for space as needed (backpressure)."""
         ring = self._ring
-        if not utt.heard_first:
+        if utt.first_position is None:
             idx = first_audible(frames)
             if idx is not None:
-                utt.heard_first = True
-                pos = ring.frames_written + idx
+                pos = utt.first_position = ring.frames_written + idx
                 self._events.append(_Event(pos + 1, pos, utt.first_sound))
         offset = 0
         total = len(frames)
@@ -524,14 +525,23 @@ class Player:
             return
         rate = self._rate
         events = self._events
-        while events and events[0].trigger <= pos:
-            event = events.popleft()
-            when = now + max(0, event.at - start) / rate
-            loop.call_soon_threadsafe(_resolve, event.future, when)
-        waiter = self._space_waiter
-        if waiter is not None and waiter is not self._woken and ring.write_available >= waiter[0]:
-            self._woken = waiter
-            loop.call_soon_threadsafe(_resolve, waiter[1], now)
+        try:
+            while events and events[0].trigger <= pos:
+                event = events.popleft()
+                when = now + max(0, event.at - start) / rate
+                loop.call_soon_threadsafe(_resolve, event.future, when)
+            waiter = self._space_waiter
+            if (
+                waiter is not None
+                and waiter is not self._woken
+                and ring.write_available >= waiter[0]
+            ):
+                self._woken = waiter
+                loop.call_soon_threadsafe(_resolve, waiter[1], now)
+        except RuntimeError:
+            # The loop was closed without aclose(): nobody is left to tell, and raising here
+            # would only stop the stream.
+            return
 
 
 class _PlayerUtterance:
@@ -543,7 +553,8 @@ class _PlayerUtterance:
         self._finished: asyncio.Future[float] = loop.create_future()
         self._marks: list[asyncio.Future[float]] = []
         self._resampler: StreamResampler | None = None
-        self.heard_first = False
+        self.first_position: int | None = None
+        """Ring position of the first audible sample, once written."""
         self.end_position: int | None = None
         self.ended = False
         self.discarded = False
@@ -590,16 +601,24 @@ class _PlayerUtterance:
         end = self.end_position = ring.frames_written
         span = player._span
         player._span = _Span(span.start if span is not None else end, end)
-        if not self.heard_first:  # an all-silent utterance "sounds" when it is over
+        if self.first_position is None:  # an all-silent utterance "sounds" when it is over
             player._add_event(end, self._first_sound)
         player._add_event(end, self._finished)
 
     def discard(self) -> None:
         if self.discarded:
             return
-        was_playing = not self._finished.done()
+        # Only a *resolved* ``finished`` means every sample was heard; a cancelled one (the
+        # task awaiting it was cancelled) says nothing about what is still in the ring.
+        finished = self._finished
+        was_playing = not (finished.done() and not finished.cancelled())
         self.discarded = True
-        for fut in (self._first_sound, self._finished, *self._marks):
+        heard = self.first_position is not None and (
+            self._player._ring.frames_read > self.first_position
+        )
+        # A first sound already handed to the device keeps its time (its resolution may still
+        # be on its way from the callback): it was heard, so it counts for time to first audio.
+        for fut in (*(() if heard else (self._first_sound,)), self._finished, *self._marks):
             fut.cancel()
         if was_playing:
             self._player._drop(self)

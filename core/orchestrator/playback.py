@@ -78,7 +78,8 @@ class Playback:
                 feed.result()  # re-raise a synthesis failure
                 break
             self._utterance.end()
-            await self._utterance.finished
+            # Shielded: cancelling this task must not cancel the output's own future.
+            await asyncio.shield(self._utterance.finished)
         except BaseException:
             self._utterance.discard()
             raise

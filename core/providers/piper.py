@@ -154,6 +154,16 @@ class PiperProvider:
     async def warm(self) -> None:
         await self._voice(self._default_voice)
 
+    def is_warm(self, voice_id: str | None = None) -> bool:
+        """Whether the voice is loaded, so a request will not wait for the model."""
+        future = self._loaded.get(voice_id or self._default_voice)
+        return (
+            future is not None
+            and future.done()
+            and not future.cancelled()
+            and not future.exception()
+        )
+
     async def voices(self) -> list[Voice]:
         result = []
         for files in self._files.values():

@@ -226,6 +226,7 @@ def _unreadable(path: Path, exc: OSError) -> SourceUnreadableError:
     if exc.errno in (errno.EACCES, errno.EPERM):
         reason = "permission denied"
     else:
-        reason = exc.strerror or os.strerror(exc.errno or 0) or type(exc).__name__
+        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+        reason = reason or type(exc).__name__
         reason = reason[0].lower() + reason[1:]
     return SourceUnreadableError(f"Cannot read {path}: {reason}.")

@@ -173,7 +173,7 @@ class Segmenter:
             # Wait for the pending text to double before analysing again: total work stays
             # linear in the input even when it arrives a character at a time.
             remaining = len(self._buf) - self._cur
-            self._drain_at = 1
+            self._drain_at = min(self._horizon, max(2 * remaining, remaining + _MIN_STEP))
         self._compact()
 
     def _compact(self) -> None:
@@ -211,8 +211,6 @@ class Segmenter:
 
     def _first_sentence_end(self, start: int, end: int, *, complete: bool) -> int | None:
         """Where the first sentence ends, if the text seen so far settles it."""
-        if not _SENTENCE_MARK.search(self._buf, start, end):
-            return end if complete else None
         ends, mapped = self._sentence_ends(start, end)
         if not ends:
             return end if complete else None
@@ -302,10 +300,15 @@ class Segmenter:
         The flag is False when pysbd's output stopped matching the source: the ends found
         before that point are still right, and the rest of the stretch counts as one sentence.
         """
-        text = self._buf[start:end].translate(_FLATTEN)
         ends: list[int] = []
+        if not _SENTENCE_MARK.search(self._buf, start, end):
+            return ends, True  # one sentence at most: no need to ask pysbd
+        text = self._buf[start:end].translate(_FLATTEN)
         pos = 0
-        for sentence in self._sbd.segment(text):
+        # The processor is pysbd's segmentation proper. Segmenter.segment adds a char-span
+        # pass that is quadratic in the number of sentences, and this module maps anyway.
+        sentences: list[str] = self._sbd.processor(text).process()
+        for sentence in sentences:
             piece = sentence.strip()
             if not piece:
                 continue

@@ -18,8 +18,10 @@ Every process is started here with ``subprocess.Popen`` and stopped by its PID.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -38,6 +40,21 @@ RATE = 48000
 """Rate of the null sink and of every recording."""
 
 _REQUIRED = ("pulseaudio", "pactl", "parec")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the test process dies, even by SIGKILL.
+
+    Teardown stops every process by its PID; this covers a test run that is killed outright,
+    so no daemon outlives it.
+    """
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+# Looked up once, here: the child runs between fork and exec, where loading a library could
+# deadlock on a lock another thread (the PortAudio callback's) held at the fork.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 class HarnessError(RuntimeError):
@@ -122,6 +139,7 @@ class PulseServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while True:  # wait for the condition "the server answers", bounded
@@ -143,6 +161,7 @@ class PulseServer:
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
 
     def pactl(self, *args: str) -> str:
@@ -187,7 +206,7 @@ class Recording:
         return self.start + index / self.rate
 
     def index_of(self, when: float) -> int:
-        return int(round((when - self.start) * self.rate))
+        return round((when - self.start) * self.rate)
 
     @property
     def duration(self) -> float:
@@ -212,6 +231,8 @@ class Recorder:
         self._estimates: list[float] = []
         self._first = threading.Event()
         self._result: Recording | None = None
+        self._loudest = 0.0
+        self._heard = threading.Condition()
 
     def __enter__(self) -> Recorder:
         self._proc = subprocess.Popen(
@@ -229,6 +250,7 @@ class Recorder:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             bufsize=0,
+            preexec_fn=_die_with_parent,
         )
         self._thread = threading.Thread(target=self._pump, name="monitor-recorder", daemon=True)
         self._thread.start()
@@ -250,6 +272,15 @@ class Recorder:
             total += len(block)
             self._estimates.append(now - (total // 2) / RATE)
             self._first.set()
+            peak = float(np.abs(np.frombuffer(block, dtype="<i2")).max(initial=0)) / 32768.0
+            with self._heard:
+                self._loudest = max(self._loudest, peak)
+                self._heard.notify_all()
+
+    def wait_for_sound(self, level: float = 0.1, timeout: float = 30.0) -> bool:
+        """Block until a sample louder than ``level`` has been recorded (False on timeout)."""
+        with self._heard:
+            return self._heard.wait_for(lambda: self._loudest >= level, timeout)
 
     def _shutdown(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

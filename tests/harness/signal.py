@@ -7,6 +7,7 @@ mistaken for gaps.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ def rms(x: Samples) -> float:
 
 def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.5) -> Samples:
     """A sine, for feeding the player."""
-    t = np.arange(int(round(seconds * rate))) / rate
+    t = np.arange(round(seconds * rate)) / rate
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
@@ -37,7 +38,8 @@ def window_rms(x: Samples, rate: int, window: float = 0.005) -> Samples:
     if n == 0:
         return np.zeros(0, dtype=np.float32)
     frames = x[: n * size].astype(np.float64).reshape(n, size)
-    return np.sqrt(np.mean(frames * frames, axis=1)).astype(np.float32)
+    levels: Samples = np.sqrt(np.mean(frames * frames, axis=1)).astype(np.float32)
+    return levels
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ def sound_spans(
 
 def gaps(spans: list[Span]) -> list[Span]:
     """The silences between consecutive spans."""
-    return [Span(a.end, b.start) for a, b in zip(spans, spans[1:], strict=False)]
+    return [Span(a.end, b.start) for a, b in itertools.pairwise(spans)]
 
 
 def first_sound(x: Samples, rate: int, threshold: float = db(-60)) -> float | None:

@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from voxtray.core.audio.player import Player
+from voxtray.core.model import AudioChunk
+
 from tests.harness.pulse import PulseServer, Recording
 from tests.harness.signal import (
     db,
@@ -23,9 +26,6 @@ from tests.harness.signal import (
     sound_spans,
     tone,
 )
-
-from voxtray.core.audio.player import Player
-from voxtray.core.model import AudioChunk
 
 pytestmark = pytest.mark.sound
 

@@ -303,3 +303,18 @@ async def test_aclose_leaves_no_task_behind(output: ClockedOutput) -> None:
     await narrator.aclose()
     assert isinstance(await handle.wait(), RequestCanceled)
     assert asyncio.all_tasks() == before
+
+
+async def test_cancel_after_everything_was_written_still_silences(
+    narrator: Narrator, output: ClockedOutput
+) -> None:
+    """The worker then waits for the last sample; cancelling that wait must cut the sound."""
+    events = Recorder(narrator)
+    text = "Short enough to fit in the output buffer whole."  # 0.47 s: well under 2 s of buffer
+    handle = narrator.speak(SpeakRequest(text=text))
+    await events.first_audio()
+    assert narrator.cancel(handle.request_id)
+    assert isinstance(await handle.wait(), RequestCanceled)
+    (utterance,) = output.utterances
+    assert utterance.discarded
+    assert len(utterance.samples) < len(text) * 0.01 * RATE

@@ -64,6 +64,22 @@ def test_broken_utf8_is_replaced_and_reported_once(tmp_path: Path) -> None:
     assert warnings == ["notes.txt is not valid UTF-8: 9 bytes were replaced."]
 
 
+def test_utf16_with_a_dangling_byte_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "u16.txt", codecs.BOM_UTF16_LE + "ok".encode("utf-16-le") + b"\x00")
+    assert read_all(path) == ("ok\ufffd", ["u16.txt is not valid UTF-16: 1 byte was replaced."])
+
+
+def test_odd_os_errors_still_name_a_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "x.txt", b"x")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise OSError("device went away")
+
+    monkeypatch.setattr(readers, "open", broken, raising=False)
+    with pytest.raises(SourceUnreadableError, match=r"Cannot read .*x\.txt: device went away\."):
+        open_text(path)
+
+
 def test_broken_utf8_split_across_blocks(tmp_path: Path) -> None:
     good = "é€😀".encode()
     data = (b"a" * 4095 + good + b"\xc3" + b"b" * 5000) * 3

@@ -347,7 +347,7 @@ def test_buffer_stays_bounded_on_a_long_stream() -> None:
     bound = 4 * 4096
     total = emitted = highest = 0
     paragraph = PROSE + "no punctuation here " * 50 + "\n\n" + "q" * 3000 + "\n"
-    for number in range(400):  # about 1.6 MB in pieces of every size
+    for number in range(150):  # about 600 KB in pieces of many sizes
         piece = paragraph[: 37 + number * 13 % len(paragraph)]
         total += len(piece)
         for segment in segmenter.feed(piece):
@@ -363,31 +363,29 @@ def test_one_huge_piece_is_taken_a_window_at_a_time() -> None:
     segmenter = Segmenter(max_chars=250)
     highest = 0
     count = 0
-    for _segment in segmenter.feed(PROSE * 3000):  # about 700 KB in one piece
+    for _segment in segmenter.feed(PROSE * 1000):  # about 240 KB in one piece
         highest = max(highest, segmenter.buffered_chars)
         count += 1
-    assert count > 1000
+    assert count > 300
     assert highest <= 4 * 4096
 
 
 def test_analysis_work_is_linear_in_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
     analysed = 0
-    original = pysbd.Segmenter.segment
+    original = pysbd.Segmenter.processor
 
-    def counting(self: pysbd.Segmenter, text: str) -> list[str]:
+    def counting(self: pysbd.Segmenter, text: str) -> object:
         nonlocal analysed
         analysed += len(text)
-        return original(self, text)  # type: ignore[no-any-return]
+        return original(self, text)
 
-    monkeypatch.setattr(pysbd.Segmenter, "segment", counting)
-    for source, size in [(PROSE * 200, 50_000), (PROSE * 200, 1), ("word " * 40_000, 3)]:
+    monkeypatch.setattr(pysbd.Segmenter, "processor", counting)
+    sources = [(PROSE * 200, 50_000), (PROSE * 200, 1), ("Word. " + "word " * 40_000, 3)]
+    for source, size in sources:
         analysed = 0
         pieces = [source[i : i + size] for i in range(0, len(source), size)]
-        result = segments(pieces)
-        assert result
-        assert analysed <= 4 * len(source), (
-            f"{analysed / len(source):.1f}x re-analysis, pieces of {size}"
-        )
+        assert segments(pieces)
+        assert 0 < analysed <= 3 * len(source), f"{analysed / len(source):.1f}x, pieces of {size}"
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ def load_text(tmp_path: Path, text: str) -> LoadedSettings:
 def test_defaults() -> None:
     defaults = Settings()
     assert defaults.voice == VoiceSettings(provider="piper", voice="en_US-joe-medium", rate=1.0)
-    assert defaults.audio == AudioSettings(device="", volume=1.0, latency=0.2, buffer_seconds=4.0)
+    assert defaults.audio == AudioSettings(device="", volume=1.0, latency=0.1, buffer_seconds=4.0)
     assert defaults.engine == EngineSettings(
         lookahead_seconds=10.0, first_clause_chars=60, synthesis_threads=1
     )

@@ -42,6 +42,9 @@ MAX_SEGMENT_CHARS = 400
 """Longest text given to one Piper call. Longer input still works, but inference time (and the
 wait for the first sample) grows with it, so the segmenter cuts below this."""
 
+HEADROOM = 0.8
+"""Peak level of the voice (about -2 dBFS)."""
+
 _WHITESPACE = re.compile(r"\s+")
 _SENTINEL: Any = object()
 
@@ -104,7 +107,9 @@ class _LoadedVoice:
     def chunks(self, text: str, rate: float) -> Iterator[bytes]:
         from piper.config import SynthesisConfig
 
-        config = SynthesisConfig(length_scale=self.length_scale / rate)
+        # Piper normalises every sentence to full scale; resampling to the device rate then
+        # overshoots and clips. A little headroom keeps the speech clean.
+        config = SynthesisConfig(length_scale=self.length_scale / rate, volume=HEADROOM)
         for chunk in self.voice.synthesize(text, syn_config=config):
             yield chunk.audio_int16_bytes
 

@@ -213,3 +213,14 @@ def test_speak_stdin_is_heard_and_stats_are_saved(home: dict[str, str], pulse: P
 
 def _pulse_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("PULSE_")}
+
+
+def test_broken_settings_are_reported_by_line_and_left_alone(home: dict[str, str]) -> None:
+    settings = Path(home["XDG_CONFIG_HOME"]) / "voxtray" / "settings.toml"
+    settings.parent.mkdir(parents=True)
+    broken = b'[voice]\nrate = 1.2\nvoice = "unterminated\n'
+    settings.write_bytes(broken)
+    result = voxtray(home, "voices", "--provider", "tone")
+    assert result.returncode == 0, result.stderr
+    assert "settings.toml" in result.stderr and "line 3" in result.stderr
+    assert settings.read_bytes() == broken

@@ -35,7 +35,7 @@ from voxtray.core.providers.piper import PiperProvider
 from voxtray.core.providers.registry import ProviderRegistry
 from voxtray.core.providers.tone import ToneProvider
 
-from tests.harness.pulse import PulseServer
+from tests.harness.pulse import PulseServer, Recording
 from tests.harness.signal import db, dominant_frequency, gaps, last_sound, sound_spans
 
 pytestmark = pytest.mark.sound
@@ -170,12 +170,16 @@ async def test_stop_silences_within_50_ms(pulse: PulseServer, tone_narrator: Nar
         tone_narrator.stop()
         assert isinstance(await handle.wait(), RequestCanceled)
         await asyncio.sleep(0.5)
-    heard = recorder.result
-    end = last_sound(heard.samples, heard.rate, threshold=db(-50))
-    assert end is not None
-    silence_after = heard.start + end - stopped_at
+    silence_after = sound_continued_for(recorder.result, stopped_at)
     print(f"stop → silence: {silence_after * 1000:.1f} ms")
     assert silence_after <= 0.05
+
+
+def sound_continued_for(heard: Recording, since: float) -> float:
+    """Seconds from ``since`` (monotonic) to the last non-silent sample of the recording."""
+    end = last_sound(heard.samples, heard.rate, threshold=db(-50))
+    assert end is not None, "nothing was heard at all"
+    return heard.start + end - since
 
 
 def _pulse_env() -> dict[str, str]:
@@ -184,11 +188,12 @@ def _pulse_env() -> dict[str, str]:
 
 def test_ctrl_c_silences_and_exits_130(pulse: PulseServer, tmp_path: Path) -> None:
     env = dict(os.environ, **_pulse_env())
+    marker = f"x{tmp_path.name}" * 20  # a long text that also names this very process
     for name in ("CONFIG", "STATE", "CACHE", "DATA"):
         env[f"XDG_{name}_HOME"] = str(tmp_path / name.lower())
     with pulse.recorder() as recorder:
         process = subprocess.Popen(
-            [sys.executable, "-m", "voxtray.core.cli", "speak", "--provider", "tone", "x" * 400],
+            [sys.executable, "-m", "voxtray.core.cli", "speak", "--provider", "tone", marker],
             env=env,
             stderr=subprocess.PIPE,
             text=True,
@@ -201,14 +206,9 @@ def test_ctrl_c_silences_and_exits_130(pulse: PulseServer, tmp_path: Path) -> No
         time.sleep(0.3)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    heard = recorder.result
-    end = last_sound(heard.samples, heard.rate, threshold=db(-50))
-    assert end is not None
-    silence_after = heard.start + end - interrupted_at
+    silence_after = sound_continued_for(recorder.result, interrupted_at)
     print(f"Ctrl+C → silence: {silence_after * 1000:.1f} ms")
     assert silence_after <= 0.05
-    # Nothing left behind: no child of the test is a leftover of the CLI.
-    leftovers = subprocess.run(
-        ["pgrep", "-P", str(process.pid)], capture_output=True, text=True, check=False
-    )
+    # Nothing left behind: no process runs with the CLI's command line any more.
+    leftovers = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True, check=False)
     assert leftovers.stdout.strip() == ""

@@ -6,6 +6,9 @@ import codecs
 import hashlib
 import os
 import random
+import subprocess
+import sys
+import tempfile
 import tracemalloc
 from pathlib import Path
 
@@ -180,14 +183,34 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
         open_text(fifo)
 
 
-@pytest.mark.skipif(
-    os.geteuid() == 0, reason="root bypasses file permissions, chmod 000 cannot block it"
-)
 def test_permission_denied(tmp_path: Path) -> None:
-    path = write(tmp_path, "secret.txt", b"hidden")
-    path.chmod(0)
-    with pytest.raises(SourceUnreadableError, match="permission denied"):
-        open_text(path)
+    """A real EACCES. Root reads anything, so as root the check runs as the nobody user."""
+    if os.geteuid() != 0:
+        path = write(tmp_path, "secret.txt", b"hidden")
+        path.chmod(0)
+        with pytest.raises(SourceUnreadableError, match="permission denied"):
+            open_text(path)
+        return
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        Path(folder).chmod(0o755)  # nobody reaches the file, and is refused by *its* mode
+        path = write(Path(folder), "secret.txt", b"hidden")
+        path.chmod(0)
+        code = (
+            "import os, pathlib\n"
+            "from voxtray.core.errors import SourceUnreadableError\n"
+            "from voxtray.core.text.readers import open_text\n"
+            "os.setgid(65534); os.setuid(65534)\n"
+            "try:\n"
+            f"    open_text(pathlib.Path({str(path)!r}))\n"
+            "except SourceUnreadableError as error:\n"
+            "    print(error)\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+    assert result.returncode == 0, result.stderr
+    assert "secret.txt" in result.stdout
+    assert "permission denied" in result.stdout.lower()
 
 
 def test_permission_denied_is_translated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

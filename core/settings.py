@@ -30,6 +30,7 @@ import tomli_w
 from .errors import SettingsError
 from .model import VoiceRef
 from .paths import atomic_write, settings_file
+from .text.segment import DEFAULT_FIRST_CLAUSE_CHARS
 
 T = TypeVar("T")
 
@@ -113,7 +114,7 @@ class EngineSettings(_Section):
 
     lookahead_seconds: float = _setting(10.0, minimum=0.0, maximum=300.0)
     """Speech synthesized ahead of what plays, so sentences follow without gaps."""
-    first_clause_chars: int = _setting(60, minimum=10, maximum=1000)
+    first_clause_chars: int = _setting(DEFAULT_FIRST_CLAUSE_CHARS, minimum=10, maximum=1000)
     """The first segment is cut near this length so speech starts before a sentence ends."""
     synthesis_threads: int = _setting(1, minimum=1, maximum=16)
     """Threads the local voice may use."""

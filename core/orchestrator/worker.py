@@ -29,7 +29,7 @@ from ..model import (
 )
 from ..providers.registry import ProviderRegistry
 from ..text.readers import open_text
-from ..text.segment import segment_text
+from ..text.segment import DEFAULT_FIRST_CLAUSE_CHARS, segment_text
 from .playback import Playback
 from .queue import QueueEntry, RequestQueue
 from .scheduler import SynthesisScheduler
@@ -42,7 +42,7 @@ class WorkerSettings:
     """Tuning of the pipeline; defaults come from the user's settings."""
 
     lookahead_seconds: float = 10.0
-    first_clause_chars: int = 60
+    first_clause_chars: int = DEFAULT_FIRST_CLAUSE_CHARS
 
 
 class Worker:

@@ -321,8 +321,9 @@ def test_first_segments_come_out_before_the_rest_of_the_text_arrives() -> None:
 
     with pytest.raises(SourceBrokeError):
         consume()
-    assert [s.text for s in received[:2]] == [
-        "Hello there, this is a streaming test of the segmenter.",
+    assert [s.text for s in received[:3]] == [
+        "Hello there,",
+        "this is a streaming test of the segmenter.",
         "It should not wait for the end.",
     ]
 
@@ -446,3 +447,12 @@ def test_offsets_on_arbitrary_unicode(words: list[str], size: int) -> None:
     text = " ".join(words)
     pieces = [text[i : i + size] for i in range(0, len(text), size)]
     check_invariants(text, list(segment_text(pieces, max_chars=80)), 80)
+
+
+def test_a_short_clause_beats_a_cut_between_words() -> None:
+    text = "Hello there, this is a rather long first sentence of the text."
+    result = segments(text, first_clause_chars=40)
+    assert [s.text for s in result] == [
+        "Hello there,",
+        "this is a rather long first sentence of the text.",
+    ]

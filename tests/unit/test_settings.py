@@ -38,7 +38,7 @@ def test_defaults() -> None:
     assert defaults.voice == VoiceSettings(provider="piper", voice="en_US-joe-medium", rate=1.0)
     assert defaults.audio == AudioSettings(device="", volume=1.0, latency=0.1, buffer_seconds=4.0)
     assert defaults.engine == EngineSettings(
-        lookahead_seconds=10.0, first_clause_chars=60, synthesis_threads=1
+        lookahead_seconds=10.0, first_clause_chars=40, synthesis_threads=1
     )
 
 

@@ -20,11 +20,19 @@ Underruns are counters in the stats, not exceptions.
     ├── ProviderError              a speech provider failed
     │   ├── VoiceNotFoundError     unknown voice id (permanent)
     │   ├── ProviderUnavailableError  the provider cannot start (model missing…) (permanent)
-    │   └── SynthesisError         one synthesis call failed (transient)
+    │   ├── SynthesisError         one synthesis call failed (transient)
+    │   ├── AuthenticationError    the key is missing, wrong or revoked (permanent)
+    │   ├── QuotaExceededError     the plan's characters are used up (permanent until reset)
+    │   ├── RateLimitedError       too many requests now: concurrency, busy service (retry)
+    │   ├── ServiceError           the service failed (5xx, server-side close) (transient)
+    │   ├── ConnectionLostError    offline, refused, dropped mid-stream, timed out (transient)
+    │   ├── ProtocolError          a reply that does not follow the protocol (transient)
+    │   └── RequestRejectedError   the service refused this request as given (400/422) (permanent)
     ├── AudioError                 the sound card side
     │   ├── NoOutputDeviceError    no usable output device (permanent)
     │   └── OutputDeviceLostError  the device went away mid-stream (transient: reopen)
-    └── SettingsError              the settings file cannot be used (permanent)
+    ├── SettingsError              the settings file cannot be used (permanent)
+    └── SecretsError               the OS keyring cannot be used (permanent)
 
 ``VoxTrayWarning`` is the engine's warning category (broken UTF-8 decoded with replacements,
 a settings file ignored…); the test suite turns it into errors unless a test expects it.
@@ -114,6 +122,42 @@ class SynthesisError(ProviderError):
     category = ErrorCategory.TRANSIENT
 
 
+class AuthenticationError(ProviderError):
+    category = ErrorCategory.AUTHENTICATION
+
+
+class QuotaExceededError(ProviderError):
+    category = ErrorCategory.QUOTA
+
+
+class RateLimitedError(ProviderError):
+    """Too many requests right now; ``kind`` says which limit, ``retry_after`` when to retry."""
+
+    category = ErrorCategory.RATE_LIMIT
+
+    def __init__(self, message: str, *, kind: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        """``"concurrency"``, ``"system_busy"`` or ``"rate_limit"``."""
+        self.retry_after = retry_after
+
+
+class ServiceError(ProviderError):
+    category = ErrorCategory.TRANSIENT
+
+
+class ConnectionLostError(ProviderError):
+    category = ErrorCategory.TRANSIENT
+
+
+class ProtocolError(ProviderError):
+    category = ErrorCategory.TRANSIENT
+
+
+class RequestRejectedError(ProviderError):
+    category = ErrorCategory.CONFIGURATION
+
+
 class AudioError(VoxTrayError):
     category = ErrorCategory.CONFIGURATION
 
@@ -127,4 +171,8 @@ class OutputDeviceLostError(AudioError):
 
 
 class SettingsError(VoxTrayError):
+    category = ErrorCategory.CONFIGURATION
+
+
+class SecretsError(VoxTrayError):
     category = ErrorCategory.CONFIGURATION

@@ -83,6 +83,9 @@ class AudioChunk:
 
     pcm: bytes
     sample_rate: int
+    spoken_chars: int | None = None
+    """How many characters of the job's text the audio up to the end of this chunk covers, when
+    the provider knows it (from its alignment): a dropped stream resumes from there."""
 
     @property
     def frames(self) -> int:
@@ -155,6 +158,11 @@ class SynthesisJob:
     rate: float = 1.0
     previous_text: str = ""
     """The text spoken just before, for providers that carry prosody across calls."""
+    next_text: str = ""
+    """The text that follows, when already known (same purpose)."""
+    urgent: bool = False
+    """Someone is waiting to hear this now (the first segment of a spoken request), as opposed
+    to look-ahead or export; a cloud provider may pick its lowest-latency transport for it."""
 
 
 class RequestState(Enum):
@@ -240,6 +248,25 @@ class RequestFailed(RequestEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestCanceled(RequestEvent):
     pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SynthesisRetried(RequestEvent):
+    """A segment's synthesis failed in a way that may pass, and is tried again after ``delay``."""
+
+    provider: str
+    attempt: int
+    delay: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderFellBack(RequestEvent):
+    """The request goes on with another voice (the cloud failed): the user is told why."""
+
+    from_provider: str
+    to_provider: str
+    reason: str
 
 
 TerminalEvent = RequestFinished | RequestFailed | RequestCanceled

@@ -37,6 +37,7 @@ from .model import (
 )
 from .orchestrator.queue import QueueEntry, RequestQueue
 from .orchestrator.worker import Worker, WorkerSettings
+from .providers.base import ReportsCounters
 from .providers.registry import ProviderRegistry
 from .stats import StatsRecorder, StatsSnapshot
 
@@ -288,6 +289,11 @@ class Narrator:
             current_label=current.request.label if current else None,
             worker_running=self._worker.running,
             output=self._output.counters(),
+            providers=[
+                provider.counters()
+                for provider in self._providers.created()
+                if isinstance(provider, ReportsCounters)
+            ],
         )
 
     def device_changed(self, device: str, reason: str) -> None:

@@ -31,6 +31,7 @@ from .errors import VoxTrayError
 from .model import (
     Event,
     FirstAudio,
+    ProviderFellBack,
     RequestCanceled,
     RequestEvent,
     RequestFailed,
@@ -38,8 +39,10 @@ from .model import (
     RequestId,
     RequestWarning,
     SegmentAudible,
+    SynthesisRetried,
 )
 from .paths import atomic_write
+from .providers.base import ProviderCounters
 
 LATENCY_WINDOW = 1000
 """First-audio latencies the percentiles are computed over: the most recent ones.
@@ -150,11 +153,19 @@ class StatsSnapshot:
     """``RequestWarning`` events seen."""
     taken_at: float = 0.0
     """Wall-clock time of the snapshot (Unix seconds), so a saved one can say how old it is."""
+    retries: int = 0
+    """Segments tried again after a transient failure or a rate limit."""
+    fallbacks: int = 0
+    """Requests that went on with the fallback voice."""
+    last_fallback_reason: str | None = None
+    providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each reporting provider's own figures (characters billed, 429s by kind, connections…)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: nested dicts, lists, numbers, strings, ``None``."""
         data = asdict(self)
         data["recent_first_audio"] = list(self.recent_first_audio)
+        data["providers"] = {name: dict(figures) for name, figures in self.providers.items()}
         return data
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -197,6 +208,14 @@ class StatsSnapshot:
             uptime_seconds=reader.number("uptime_seconds"),
             warnings=reader.whole("warnings"),
             taken_at=reader.number("taken_at"),
+            retries=reader.whole("retries"),
+            fallbacks=reader.whole("fallbacks"),
+            last_fallback_reason=reader.optional_text("last_fallback_reason"),
+            providers={
+                str(name): dict(figures)
+                for name, figures in (reader.optional_table("providers") or {}).items()
+                if isinstance(figures, Mapping)
+            },
         )
 
     @classmethod
@@ -234,7 +253,9 @@ class StatsRecorder:
         self._successful = 0
         self._failed = 0
         self._canceled = 0
-        self._rate_limit_errors = 0
+        self._retries = 0
+        self._fallbacks = 0
+        self._last_fallback_reason: str | None = None
         self._segments = 0
         self._characters = 0
         self._warnings = 0
@@ -246,11 +267,13 @@ class StatsRecorder:
 
     def observe(self, event: Event) -> None:
         """Account for one engine event. Events the stats do not use are ignored."""
+        if isinstance(event, SynthesisRetried):
+            self._retries += 1
+        elif isinstance(event, ProviderFellBack):
+            self._fallbacks += 1
+            self._last_fallback_reason = event.reason
         if isinstance(event, RequestEvent):
             self._observe_request(event)
-        # Hook for rate limits: the RateLimited event (added with the ElevenLabs concurrency
-        # limits) is not tied to one request; count it here with
-        # ``self._rate_limit_errors += 1``. The field is already in every snapshot.
 
     def snapshot(
         self,
@@ -260,6 +283,7 @@ class StatsRecorder:
         current_label: str | None,
         worker_running: bool,
         output: OutputCountersLike | None,
+        providers: Sequence[ProviderCounters] = (),
     ) -> StatsSnapshot:
         """The statistics now, with what the caller knows of the queue, worker and output."""
         ordered = sorted(self._latencies)
@@ -269,7 +293,7 @@ class StatsRecorder:
             successful_requests=self._successful,
             failed_requests=self._failed,
             canceled_requests=self._canceled,
-            rate_limit_errors=self._rate_limit_errors,
+            rate_limit_errors=sum(sum(p.rate_limited.values()) for p in providers),
             queue_size=queue_size,
             current_request=current_request,
             current_label=current_label,
@@ -291,6 +315,10 @@ class StatsRecorder:
             else OutputInfo(output.device, output.sample_rate, output.latency),
             uptime_seconds=self._clock() - self._started,
             warnings=self._warnings,
+            retries=self._retries,
+            fallbacks=self._fallbacks,
+            last_fallback_reason=self._last_fallback_reason,
+            providers={p.provider: _provider_figures(p) for p in providers},
             taken_at=self._wall_clock(),
         )
 
@@ -331,6 +359,21 @@ class StatsRecorder:
         self._ended_order.append(request_id)
         if len(self._ended_order) > _ENDED_MEMORY:
             self._ended.discard(self._ended_order.popleft())
+
+
+def _provider_figures(counters: ProviderCounters) -> dict[str, Any]:
+    recent = counters.first_byte_seconds
+    ordered = sorted(recent)
+    return {
+        "requests": counters.requests,
+        "characters_billed": counters.characters_billed,
+        "rate_limited": dict(counters.rate_limited),
+        "connections_opened": counters.connections_opened,
+        "connections_reused": counters.connections_reused,
+        "first_byte_p50": _nearest_rank(ordered, 50),
+        "first_byte_p95": _nearest_rank(ordered, 95),
+        "concurrency_limit": counters.concurrency_limit,
+    }
 
 
 def save_snapshot(snapshot: StatsSnapshot, path: Path) -> None:

@@ -10,8 +10,12 @@ order, however the jobs finish:
   long document never piles up in memory and a cancel wastes little work.
 
 A failure of segment *k* is not raised where it happens: it is delivered in order, when the
-consumer reaches *k*, so everything before it still plays. Transient failures are retried once
-before any of the segment's audio was delivered.
+consumer reaches *k*, so everything before it still plays. Before that, the failure is dealt
+with by its category (:class:`~voxtray.core.errors.ErrorCategory`): transient failures and rate
+limits are retried with backoff (``Retry-After`` honoured); a stream that dropped after some
+audio resumes at the first word not yet delivered, never from the segment's start; a refused
+key or an exhausted quota, repeated failures (the circuit breaker) or a permanent refusal make
+the rest of the request continue with the fallback voice, and listeners are told why.
 
 Every task here is owned by the scheduler's task group and cancelled and awaited on exit.
 """
@@ -21,19 +25,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Self
 
-from ..errors import ProviderError, SynthesisError, VoxTrayError
-from ..model import AudioChunk, RequestId, Segment, SynthesisJob, VoiceRef
+from ..errors import ErrorCategory, RateLimitedError, SynthesisError, VoxTrayError
+from ..model import (
+    SAMPLE_WIDTH,
+    AudioChunk,
+    Event,
+    ProviderFellBack,
+    RequestId,
+    Segment,
+    SynthesisJob,
+    SynthesisRetried,
+    VoiceRef,
+)
 from ..providers.base import Provider
+from .limits import Backoff, CircuitBreaker
 
 _LOG = logging.getLogger(__name__)
 _END: Any = object()
-
-MAX_ATTEMPTS = 2
-"""Attempts per segment for a transient failure (richer retry policy lives with cloud limits)."""
 
 
 class SegmentAudio:
@@ -47,13 +60,21 @@ class SegmentAudio:
         self._changed = asyncio.Event()
         self._on_consumed = on_consumed
         self.delivered_frames = 0
+        self.last_spoken_chars: int | None = None
+        """Characters of the segment covered by the audio received so far, if known."""
 
     @property
     def buffered_seconds(self) -> float:
         return sum(chunk.duration for chunk in self._chunks)
 
+    @property
+    def buffered_frames(self) -> int:
+        return sum(chunk.frames for chunk in self._chunks)
+
     def push(self, chunk: AudioChunk) -> None:
         self._chunks.append(chunk)
+        if chunk.spoken_chars is not None:
+            self.last_spoken_chars = chunk.spoken_chars
         self._changed.set()
 
     def finish(self, error: BaseException | None = None) -> None:
@@ -104,10 +125,13 @@ class SynthesisScheduler:
         segments: Iterator[Segment],
         lookahead_seconds: float = 10.0,
         max_segments_ahead: int = 32,
+        resilience: Resilience | None = None,
     ) -> None:
         self._request_id = request_id
         self._provider = provider
         self._voice = voice
+        self._resilience = resilience or Resilience()
+        self._fell_back = False
         self._rate = rate
         self._segments = segments
         self._lookahead_seconds = lookahead_seconds
@@ -185,7 +209,12 @@ class SynthesisScheduler:
                 audio = SegmentAudio(segment, self._consumed)
                 self._deliver(audio)
                 job = SynthesisJob(
-                    self._request_id, segment, self._voice, self._rate, previous_text[-300:]
+                    self._request_id,
+                    segment,
+                    self._voice,
+                    self._rate,
+                    previous_text[-300:],
+                    urgent=self.segments_started == 0 and self._resilience.interactive,
                 )
                 self.segments_started += 1
                 self._spawn(self._synthesize(job, audio, slots))
@@ -203,25 +232,158 @@ class SynthesisScheduler:
         self, job: SynthesisJob, audio: SegmentAudio, slots: asyncio.Semaphore
     ) -> None:
         try:
-            for attempt in range(1, MAX_ATTEMPTS + 1):
-                produced = 0
-                try:
-                    async for chunk in self._provider.synthesize(job):
-                        produced += 1
-                        audio.push(chunk)
-                    audio.finish()
-                    return
-                except ProviderError as error:
-                    if error.is_permanent or produced or attempt == MAX_ATTEMPTS:
-                        audio.finish(error)
-                        return
-                    _LOG.info("Retrying segment %d after: %s", job.segment.index, error)
-                except VoxTrayError as error:
-                    audio.finish(error)
-                    return
-                except Exception as error:  # a provider bug: fail this segment, in order
-                    _LOG.exception("Synthesis of segment %d failed", job.segment.index)
-                    audio.finish(SynthesisError(f"The voice failed unexpectedly: {error}"))
-                    return
+            error = await self._synthesize_resiliently(job, audio)
+            audio.finish(error)
         finally:
             slots.release()
+
+    def _current(self) -> tuple[Provider, VoiceRef]:
+        fallback = self._resilience.fallback
+        if self._fell_back and fallback is not None:
+            return fallback.provider, fallback.voice
+        return self._provider, self._voice
+
+    def _fall_back(self, reason: str) -> bool:
+        """Go on with the fallback voice for the rest of the request; False if there is none."""
+        fallback = self._resilience.fallback
+        if fallback is None or fallback.provider is self._provider:
+            return False
+        if not self._fell_back:
+            self._fell_back = True
+            self._resilience.emit(
+                ProviderFellBack(
+                    request_id=self._request_id,
+                    from_provider=self._provider.id,
+                    to_provider=fallback.provider.id,
+                    reason=reason,
+                )
+            )
+        return True
+
+    async def _synthesize_resiliently(
+        self, job: SynthesisJob, audio: SegmentAudio
+    ) -> VoxTrayError | None:
+        """Synthesize one segment, retrying, resuming and falling back as each failure allows.
+
+        Returns the error that ends the segment, or ``None`` when all of it was delivered.
+        """
+        policy = self._resilience
+        done_chars = 0  # characters of the segment already delivered as audio
+        skip_frames = 0  # audio to drop from a restart that cannot resume by characters
+        attempt = 0
+        while True:
+            provider, voice = self._current()
+            breaker = policy.breaker(provider.id)
+            failing = f"{provider.id} keeps failing; using the local voice for now."
+            if breaker is not None and not breaker.allow() and self._fall_back(failing):
+                continue
+            part = _remainder(job.segment, done_chars)
+            current = replace(job, segment=part, voice=voice)
+            delivered_before = audio.delivered_frames + audio.buffered_frames
+            try:
+                async for chunk in provider.synthesize(current):
+                    if skip_frames:
+                        kept, skip_frames = _drop_frames(chunk, skip_frames)
+                        if kept is None:
+                            continue
+                        chunk = kept
+                    if chunk.spoken_chars is not None:
+                        chunk = replace(chunk, spoken_chars=done_chars + chunk.spoken_chars)
+                    audio.push(chunk)
+                if breaker is not None:
+                    breaker.record_success()
+                return None
+            except VoxTrayError as error:
+                failure = error
+            except Exception as error:  # a provider bug: fail this segment, in order
+                _LOG.exception("Synthesis of segment %d failed", job.segment.index)
+                failure = SynthesisError(f"The voice failed unexpectedly: {error}")
+            produced = audio.delivered_frames + audio.buffered_frames - delivered_before
+            if produced:
+                # Never start the segment over: resume where the heard audio ends.
+                spoken = audio.last_spoken_chars
+                if spoken is not None and spoken > done_chars:
+                    done_chars = _word_start(job.segment.text, spoken)
+                    skip_frames = 0
+                elif spoken is None:
+                    skip_frames += produced
+            category = failure.category
+            if category in (ErrorCategory.AUTHENTICATION, ErrorCategory.QUOTA):
+                if breaker is not None:
+                    breaker.trip()
+                if self._fall_back(failure.message):
+                    attempt = 0
+                    continue
+                return failure
+            if failure.is_permanent:
+                if provider is self._provider and self._fall_back(failure.message):
+                    attempt = 0
+                    continue
+                return failure
+            attempt += 1
+            if category is not ErrorCategory.RATE_LIMIT and breaker is not None:
+                breaker.record_failure()
+            if attempt >= policy.max_attempts:
+                if provider is self._provider and self._fall_back(failure.message):
+                    attempt = 0
+                    continue
+                return failure
+            retry_after = failure.retry_after if isinstance(failure, RateLimitedError) else None
+            delay = policy.backoff.delay(attempt, retry_after)
+            policy.emit(
+                SynthesisRetried(
+                    request_id=self._request_id,
+                    provider=provider.id,
+                    attempt=attempt,
+                    delay=delay,
+                    reason=failure.message,
+                )
+            )
+            _LOG.info("Retrying segment %d in %.2f s: %s", job.segment.index, delay, failure)
+            await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """The voice a request continues with when its own provider cannot go on."""
+
+    provider: Provider
+    voice: VoiceRef
+
+
+@dataclass(slots=True)
+class Resilience:
+    """How the scheduler reacts to failures; shared by the requests of one narrator."""
+
+    fallback: Fallback | None = None
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    backoff: Backoff = field(default_factory=Backoff)
+    max_attempts: int = 4
+    emit: Callable[[Event], None] = lambda event: None
+    interactive: bool = True
+    """Whether someone is listening live (the first segment of each request is urgent)."""
+
+    def breaker(self, provider_id: str) -> CircuitBreaker | None:
+        if self.fallback is None or provider_id == self.fallback.provider.id:
+            return None  # the last resort is never short-circuited
+        return self.breakers.setdefault(provider_id, CircuitBreaker())
+
+
+def _remainder(segment: Segment, done_chars: int) -> Segment:
+    if done_chars <= 0:
+        return segment
+    return replace(segment, text=segment.text[done_chars:], start=segment.start + done_chars)
+
+
+def _word_start(text: str, position: int) -> int:
+    """The start of the word that ``position`` falls in (a cut word is said again whole)."""
+    position = min(position, len(text))
+    while position > 0 and not text[position - 1].isspace():
+        position -= 1
+    return position
+
+
+def _drop_frames(chunk: AudioChunk, frames: int) -> tuple[AudioChunk | None, int]:
+    if frames >= chunk.frames:
+        return None, frames - chunk.frames
+    return replace(chunk, pcm=chunk.pcm[frames * SAMPLE_WIDTH :]), 0

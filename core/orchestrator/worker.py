@@ -30,9 +30,10 @@ from ..model import (
 from ..providers.registry import ProviderRegistry
 from ..text.readers import open_text
 from ..text.segment import DEFAULT_FIRST_CLAUSE_CHARS, segment_text
+from .limits import Backoff, CircuitBreaker
 from .playback import Playback
 from .queue import QueueEntry, RequestQueue
-from .scheduler import SynthesisScheduler
+from .scheduler import Fallback, Resilience, SynthesisScheduler
 
 _LOG = logging.getLogger(__name__)
 
@@ -43,6 +44,12 @@ class WorkerSettings:
 
     lookahead_seconds: float = 10.0
     first_clause_chars: int = DEFAULT_FIRST_CLAUSE_CHARS
+    fallback_voice: VoiceRef | None = None
+    """Where a request goes on when its own voice cannot (the cloud failed); None: nowhere."""
+    interactive: bool = True
+    """Someone listens live (False for export: nothing is urgent, every segment may batch)."""
+    retry_base_delay: float = 0.5
+    """First retry delay of a transient failure; doubles with each attempt (with jitter)."""
 
 
 class Worker:
@@ -67,6 +74,7 @@ class Worker:
         self._current: QueueEntry | None = None
         self._task: asyncio.Task[None] | None = None
         self._playback: Playback | None = None
+        self._breakers: dict[str, CircuitBreaker] = {}
         self.running = False
 
     @property
@@ -154,11 +162,26 @@ class Worker:
             rate=request.rate,
             segments=iter(segments),
             lookahead_seconds=self._settings.lookahead_seconds,
+            resilience=self._resilience(voice),
         ) as scheduler:
             await playback.play(aiter(scheduler))
         if playback.segments_written == 0:
             what = request.source.name if request.source is not None else "The text"
             raise EmptyTextError(f"{what} contains no text to speak.")
+
+    def _resilience(self, voice: VoiceRef) -> Resilience:
+        """Retry and fallback policy; circuit breakers persist across requests."""
+        target = self._settings.fallback_voice
+        fallback = None
+        if target is not None and target.provider != voice.provider:
+            fallback = Fallback(self._providers.get(target.provider), target)
+        return Resilience(
+            fallback=fallback,
+            breakers=self._breakers,
+            backoff=Backoff(base=self._settings.retry_base_delay),
+            emit=self._emit,
+            interactive=self._settings.interactive,
+        )
 
     async def _pieces(self, entry: QueueEntry) -> Iterable[str]:
         request = entry.request

@@ -7,7 +7,8 @@ it) must abort the work behind it, so a cancelled request stops costing CPU or m
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from ..model import AudioChunk, Capabilities, SynthesisJob, Voice
@@ -40,3 +41,30 @@ class Provider(Protocol):
     async def aclose(self) -> None:
         """Release threads, sessions and sockets. Safe to call twice."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCounters:
+    """A provider's own health figures, pulled by the stats at snapshot time.
+
+    Only providers with something to report (network, billing) implement ``counters()``.
+    """
+
+    provider: str
+    requests: int = 0
+    """Synthesis calls sent to the service (cache hits excluded)."""
+    characters_billed: int = 0
+    """Characters the service said it billed (``character-cost``)."""
+    rate_limited: Mapping[str, int] = field(default_factory=dict)
+    """429s by kind: ``concurrency``, ``system_busy``, ``rate_limit``."""
+    connections_opened: int = 0
+    connections_reused: int = 0
+    first_byte_seconds: tuple[float, ...] = ()
+    """Recent times from sending a request to its first audio byte."""
+    concurrency_limit: int = 0
+    """The limit in force now (after any AIMD decrease)."""
+
+
+@runtime_checkable
+class ReportsCounters(Protocol):
+    def counters(self) -> ProviderCounters: ...

@@ -37,6 +37,10 @@ class ProviderRegistry:
     def ids(self) -> list[str]:
         return sorted(self._factories)
 
+    def created(self) -> list[Provider]:
+        """The providers in use so far (not those only registered)."""
+        return list(self._instances.values())
+
     def get(self, provider_id: str) -> Provider:
         instance = self._instances.get(provider_id)
         if instance is None:

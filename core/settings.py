@@ -46,9 +46,16 @@ _HEADER = """\
 _SECRET_HINT = re.compile(r"key|token|secret|password", re.IGNORECASE)
 
 
-def _setting(default: T, *, minimum: float | None = None, maximum: float | None = None) -> T:
-    """A field with a default and the range of values that make sense for it."""
-    return field(default=default, metadata={"minimum": minimum, "maximum": maximum})
+def _setting(
+    default: T,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] | None = None,
+) -> T:
+    """A field with a default and the range (or the set) of values that make sense for it."""
+    metadata = {"minimum": minimum, "maximum": maximum, "choices": choices}
+    return field(default=default, metadata=metadata)
 
 
 class _BadValueError(Exception):
@@ -121,12 +128,41 @@ class EngineSettings(_Section):
 
 
 @dataclass(frozen=True, slots=True)
+class ElevenLabsSettings(_Section):
+    """``[elevenlabs]``: the cloud voice. The API key is not here: it lives in the keyring."""
+
+    voice: str = "Rachel"
+    """A voice name or id from ``voxtray voices --provider elevenlabs``."""
+    model: str = "eleven_flash_v2_5"
+    transport: str = _setting("auto", choices=("auto", "http", "websocket"))
+    """auto: WebSocket for speech someone waits for, HTTP for look-ahead and export."""
+    base_url: str = "https://api.elevenlabs.io"
+    """``VOXTRAY_ELEVENLABS_BASE_URL`` overrides it; the WebSocket URL is derived from it."""
+    concurrency: int = _setting(0, minimum=0, maximum=100)
+    """Requests in flight at once; 0: what the plan allows."""
+    sample_rate: int = _setting(22050, minimum=8000, maximum=48000)
+    """PCM rate asked of the service (pcm_16000, pcm_22050, pcm_24000, pcm_44100…)."""
+    fallback_to_local: bool = True
+    """Go on with the local voice when the cloud cannot (bad key, quota, offline)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings(_Section):
+    """``[cache]``: synthesized cloud speech kept on disk so it is never paid for twice."""
+
+    enabled: bool = True
+    max_megabytes: int = _setting(500, minimum=1, maximum=100_000)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings(_Frozen):
     """Everything the user can configure. ``Settings()`` is the defaults."""
 
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    elevenlabs: ElevenLabsSettings = field(default_factory=ElevenLabsSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +305,9 @@ def _check(value: object, kind: type, spec: Field[Any]) -> Any:
     if kind is str:
         if not isinstance(value, str):
             raise _BadValueError("should be text in quotes")
+        choices = spec.metadata.get("choices")
+        if choices and value not in choices:
+            raise _BadValueError("should be one of " + ", ".join(_show(c) for c in choices))
         return value
     if kind is int:
         if isinstance(value, float) and value.is_integer():

@@ -336,3 +336,13 @@ def test_any_valid_settings_survive_a_save_and_a_load(tmp_path: Path, value: Set
     loaded = load_settings(path)
     assert loaded.warnings == ()
     assert loaded.settings == value
+
+
+def test_a_choice_outside_the_allowed_ones_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text('[elevenlabs]\ntransport = "carrier pigeon"\nmodel = "eleven_v3"\n')
+    loaded = load_settings(path)
+    assert loaded.settings.elevenlabs.transport == "auto"
+    assert loaded.settings.elevenlabs.model == "eleven_v3"
+    (warning,) = loaded.warnings
+    assert "elevenlabs.transport" in warning and '"websocket"' in warning

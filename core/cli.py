@@ -202,7 +202,7 @@ async def _narrate(
         settings = settings.replace(audio=settings.audio.replace(device=str(args.device)))
     if getattr(args, "volume", None) is not None:
         settings = settings.replace(audio=settings.audio.replace(volume=args.volume))
-    narrator = build_narrator(settings, output=output, voice=voice)
+    narrator = build_narrator(settings, output=output, voice=voice, interactive=output is None)
     try:
         await narrator.start()
     except VoxTrayError as error:

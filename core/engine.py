@@ -46,8 +46,13 @@ def build_narrator(
     voice: VoiceRef | None = None,
     warm: bool = True,
     on_device_change: Callable[[str, str], None] | None = None,
+    interactive: bool = True,
 ) -> Narrator:
-    """A narrator speaking through the sound card (or ``output``) with the configured voice."""
+    """A narrator speaking through the sound card (or ``output``) with the configured voice.
+
+    ``interactive=False`` (export) means nobody waits for the first sentence: no segment is
+    urgent, so a cloud voice batches everything over HTTP.
+    """
     narrator: Narrator | None = None
 
     def device_changed(device: str, reason: str) -> None:
@@ -72,6 +77,7 @@ def build_narrator(
         settings=WorkerSettings(
             lookahead_seconds=settings.engine.lookahead_seconds,
             first_clause_chars=settings.engine.first_clause_chars,
+            interactive=interactive,
         ),
         warm=warm,
     )

@@ -1,0 +1,1 @@
+"""Global hotkeys: one backend per platform behind one small interface."""

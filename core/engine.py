@@ -6,29 +6,79 @@ what a benchmark measures is what a user runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from .audio.output import AudioOutput
 from .audio.player import Player
+from .cache import AudioCache
 from .model import VoiceRef
 from .narrator import Narrator
 from .orchestrator.worker import WorkerSettings
 from .paths import data_dir
-from .providers.piper import PiperProvider
+from .providers.elevenlabs.provider import ElevenLabsProvider, Transport
+from .providers.piper import DEFAULT_VOICE_ID, PiperProvider
 from .providers.registry import ProviderRegistry
 from .providers.tone import ToneProvider
+from .secrets import Secret, aget_api_key, get_api_key
 from .settings import Settings
 
+BASE_URL_VARIABLE = "VOXTRAY_ELEVENLABS_BASE_URL"
 
-def default_providers(settings: Settings, *, concurrency: int = 1) -> ProviderRegistry:
+
+class ApiKeyHolder:
+    """The ElevenLabs key as the provider asks for it: on the event loop, many times.
+
+    The keyring is read once (a D-Bus round trip, or a prompt for a locked keyring), ideally
+    through :meth:`aload` before the first request so the loop never waits on it, and again
+    after :meth:`invalidate` when the user changes the key.
+    """
+
+    def __init__(self, service: str = "elevenlabs") -> None:
+        self._service = service
+        self._secret: Secret | None = None
+        self._loaded = False
+
+    def __call__(self) -> str | None:
+        if not self._loaded:
+            self._secret = get_api_key(self._service)
+            self._loaded = True
+        return self._secret.reveal() if self._secret is not None else None
+
+    async def aload(self) -> None:
+        self._secret = await aget_api_key(self._service)
+        self._loaded = True
+
+    def invalidate(self) -> None:
+        self._secret = None
+        self._loaded = False
+
+
+def elevenlabs_base_url(settings: Settings) -> str:
+    """The API base URL: ``VOXTRAY_ELEVENLABS_BASE_URL`` wins over the settings."""
+    return os.environ.get(BASE_URL_VARIABLE) or settings.elevenlabs.base_url
+
+
+def default_providers(
+    settings: Settings, *, concurrency: int = 1, api_key: ApiKeyHolder | None = None
+) -> ProviderRegistry:
     """Every provider the app knows, created on first use."""
     engine = settings.engine
+    cloud = settings.elevenlabs
+    key = api_key or ApiKeyHolder()
     return ProviderRegistry(
         {
+            "elevenlabs": lambda: ElevenLabsProvider(
+                key,
+                base_url=elevenlabs_base_url(settings),
+                model_id=cloud.model,
+                sample_rate=cloud.sample_rate,
+                transport=_transport(cloud.transport),
+                concurrency_limit=cloud.concurrency or None,
+                default_voice=cloud.voice,
+            ),
             "piper": lambda: PiperProvider(
-                default_voice=settings.voice.voice
-                if settings.voice.provider == "piper" and settings.voice.voice
-                else "en_US-joe-medium",
+                default_voice=local_voice(settings).voice_id or DEFAULT_VOICE_ID,
                 voices_dir=data_dir() / "voices",
                 threads=engine.synthesis_threads,
                 concurrency=concurrency,
@@ -70,6 +120,9 @@ def build_narrator(
             on_device_change=device_changed,
         )
         output.volume = audio.volume
+    cache = None
+    if settings.cache.enabled:
+        cache = AudioCache(max_bytes=settings.cache.max_megabytes * 1024 * 1024)
     narrator = Narrator(
         output=output,
         providers=providers or default_providers(settings),
@@ -78,7 +131,24 @@ def build_narrator(
             lookahead_seconds=settings.engine.lookahead_seconds,
             first_clause_chars=settings.engine.first_clause_chars,
             interactive=interactive,
+            fallback_voice=local_voice(settings) if settings.elevenlabs.fallback_to_local else None,
         ),
         warm=warm,
+        cache=cache,
     )
     return narrator
+
+
+def local_voice(settings: Settings) -> VoiceRef:
+    """The embedded voice: the user's own choice of it, else the bundled default."""
+    if settings.voice.provider == "piper" and settings.voice.voice:
+        return VoiceRef("piper", settings.voice.voice)
+    return VoiceRef("piper", DEFAULT_VOICE_ID)
+
+
+def _transport(value: str) -> Transport:
+    if value == "http":
+        return "http"
+    if value == "websocket":
+        return "websocket"
+    return "auto"

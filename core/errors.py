@@ -32,7 +32,10 @@ Underruns are counters in the stats, not exceptions.
     │   ├── NoOutputDeviceError    no usable output device (permanent)
     │   └── OutputDeviceLostError  the device went away mid-stream (transient: reopen)
     ├── SettingsError              the settings file cannot be used (permanent)
-    └── SecretsError               the OS keyring cannot be used (permanent)
+    ├── SecretsError               the OS keyring cannot be used (permanent)
+    └── InstanceError              the single-instance channel failed (ipc.py)
+        ├── AlreadyRunningError    another VoxTray of this user serves the channel
+        └── InstanceUnavailableError  no single-instance channel on this platform
 
 ``VoxTrayWarning`` is the engine's warning category (broken UTF-8 decoded with replacements,
 a settings file ignored…); the test suite turns it into errors unless a test expects it.
@@ -175,4 +178,18 @@ class SettingsError(VoxTrayError):
 
 
 class SecretsError(VoxTrayError):
+    category = ErrorCategory.CONFIGURATION
+
+
+class InstanceError(VoxTrayError):
+    """The local channel to the running tray app failed (refused, no answer, bad reply)."""
+
+    category = ErrorCategory.TRANSIENT
+
+
+class AlreadyRunningError(InstanceError):
+    category = ErrorCategory.CONFIGURATION
+
+
+class InstanceUnavailableError(InstanceError):
     category = ErrorCategory.CONFIGURATION

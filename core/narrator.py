@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Self
 
 from .audio.output import AudioOutput
+from .cache import AudioCache
 from .errors import EmptyTextError
 from .model import (
     Event,
@@ -121,8 +122,10 @@ class Narrator:
         default_voice: VoiceRef,
         settings: WorkerSettings | None = None,
         warm: bool = True,
+        cache: AudioCache | None = None,
     ) -> None:
         self._output = output
+        self._cache = cache
         self._providers = providers
         self._default_voice = default_voice
         self._warm = warm
@@ -139,6 +142,7 @@ class Narrator:
             default_voice=lambda: self._default_voice,
             emit=self._emit,
             settings=settings,
+            cache=cache,
         )
         self._group: asyncio.TaskGroup | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -173,6 +177,8 @@ class Narrator:
             await self._output.aclose()
         finally:
             await self._providers.aclose()
+            if self._cache is not None:
+                await self._cache.aclose()
             for stream in list(self._streams):
                 stream.close()
 

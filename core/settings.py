@@ -155,6 +155,41 @@ class CacheSettings(_Section):
 
 
 @dataclass(frozen=True, slots=True)
+class HotkeySettings(_Section):
+    """``[hotkeys]``: global key combinations, like ``"Ctrl+Alt+R"``; ``""`` turns one off.
+
+    Modifiers are Ctrl, Alt, Shift and Meta (Super, Windows, Command), then one key. The
+    desktop app checks each combination when it registers it and says which one it could not
+    use and why (taken by another application, not a valid combination).
+    """
+
+    read_now: str = "Ctrl+Alt+R"
+    """Read the clipboard (or the selection, see ``read_now_source``) aloud now."""
+    read_next: str = "Ctrl+Alt+N"
+    """Queue the clipboard to be read after what is playing."""
+    stop: str = "Ctrl+Alt+S"
+    pause: str = "Ctrl+Alt+P"
+    """Pause, or resume when paused."""
+    skip: str = "Ctrl+Alt+K"
+    """Skip to the next item of the queue."""
+    read_now_source: str = _setting("clipboard", choices=("clipboard", "selection"))
+    """clipboard: what was copied, on every platform. selection: the text last selected with
+    the mouse (the X11/Wayland primary selection; elsewhere the clipboard is used). The
+    clipboard is the default everywhere because it is what the user chose explicitly: the
+    primary selection changes whenever anything is highlighted, even by accident."""
+    read_now_while_playing: str = _setting("interrupt", choices=("interrupt", "queue"))
+    """When read_now is pressed while something plays: interrupt it, or queue behind it."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppSettings(_Section):
+    """``[app]``: how the desktop app itself behaves."""
+
+    start_at_login: bool = False
+    """Start VoxTray in the tray when you log in."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings(_Frozen):
     """Everything the user can configure. ``Settings()`` is the defaults."""
 
@@ -163,6 +198,8 @@ class Settings(_Frozen):
     engine: EngineSettings = field(default_factory=EngineSettings)
     elevenlabs: ElevenLabsSettings = field(default_factory=ElevenLabsSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    hotkeys: HotkeySettings = field(default_factory=HotkeySettings)
+    app: AppSettings = field(default_factory=AppSettings)
 
 
 @dataclass(frozen=True, slots=True)

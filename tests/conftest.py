@@ -9,6 +9,8 @@ import pytest
 
 from tests.harness.pulse import HarnessError, PulseServer
 
+pytest_plugins = ["tests.fakes.elevenlabs.fixture"]
+
 
 @pytest.fixture(scope="session")
 def pulse() -> Iterator[PulseServer]:
@@ -40,3 +42,7 @@ def pulse() -> Iterator[PulseServer]:
             else:
                 os.environ[key] = value
         server.stop()
+
+
+# Keyring: a private Secret Service on its own D-Bus bus (tests/harness/keyring.py).
+from tests.harness.keyring import secret_service, secret_service_session  # noqa: E402, F401

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Self
 
+from ..cache import AudioCache
 from ..errors import ErrorCategory, RateLimitedError, SynthesisError, VoxTrayError
 from ..model import (
     SAMPLE_WIDTH,
@@ -42,7 +43,7 @@ from ..model import (
     SynthesisRetried,
     VoiceRef,
 )
-from ..providers.base import Provider
+from ..providers.base import CachesAudio, Provider
 from .limits import Backoff, CircuitBreaker
 
 _LOG = logging.getLogger(__name__)
@@ -280,8 +281,15 @@ class SynthesisScheduler:
             part = _remainder(job.segment, done_chars)
             current = replace(job, segment=part, voice=voice)
             delivered_before = audio.delivered_frames + audio.buffered_frames
+            whole = done_chars == 0 and skip_frames == 0
+            made: list[AudioChunk] = []
             try:
+                cache_key = await self._cache_key(provider, current) if whole else None
+                if cache_key is not None and await self._from_cache(cache_key, part, audio):
+                    return None
                 async for chunk in provider.synthesize(current):
+                    if cache_key is not None:
+                        made.append(chunk)
                     if skip_frames:
                         kept, skip_frames = _drop_frames(chunk, skip_frames)
                         if kept is None:
@@ -292,6 +300,8 @@ class SynthesisScheduler:
                     audio.push(chunk)
                 if breaker is not None:
                     breaker.record_success()
+                if cache_key is not None and made:
+                    await self._to_cache(cache_key, made)
                 return None
             except VoxTrayError as error:
                 failure = error
@@ -342,6 +352,48 @@ class SynthesisScheduler:
             _LOG.info("Retrying segment %d in %.2f s: %s", job.segment.index, delay, failure)
             await asyncio.sleep(delay)
 
+    async def _cache_key(self, provider: Provider, job: SynthesisJob) -> str | None:
+        cache = self._resilience.cache
+        if cache is None or not isinstance(provider, CachesAudio):
+            return None
+        identity = await provider.cache_identity(job)
+        if identity is None:
+            return None
+        return cache.key(
+            provider=provider.id,
+            voice=identity.voice,
+            model=identity.model,
+            settings=identity.settings,
+            audio_format=identity.audio_format,
+            text=job.segment.text,
+            context=identity.context,
+        )
+
+    async def _from_cache(self, key: str, part: Segment, audio: SegmentAudio) -> bool:
+        """Play a cached segment: no request, nothing billed. A cache failure is a miss."""
+        cache = self._resilience.cache
+        assert cache is not None
+        try:
+            hit = await cache.aget(key)
+        except Exception:
+            _LOG.warning("The audio cache could not be read", exc_info=True)
+            return False
+        if hit is None:
+            return False
+        audio.push(AudioChunk(hit.pcm, hit.sample_rate, spoken_chars=len(part.text)))
+        return True
+
+    async def _to_cache(self, key: str, chunks: list[AudioChunk]) -> None:
+        cache = self._resilience.cache
+        assert cache is not None
+        rates = {chunk.sample_rate for chunk in chunks}
+        if len(rates) != 1:
+            return
+        try:
+            await cache.aput(key, b"".join(chunk.pcm for chunk in chunks), rates.pop())
+        except Exception:
+            _LOG.warning("The audio cache could not be written", exc_info=True)
+
 
 @dataclass(frozen=True, slots=True)
 class Fallback:
@@ -362,6 +414,8 @@ class Resilience:
     emit: Callable[[Event], None] = lambda event: None
     interactive: bool = True
     """Whether someone is listening live (the first segment of each request is urgent)."""
+    cache: AudioCache | None = None
+    """Where costly audio (a cloud voice's) is kept so it is never paid for twice."""
 
     def breaker(self, provider_id: str) -> CircuitBreaker | None:
         if self.fallback is None or provider_id == self.fallback.provider.id:

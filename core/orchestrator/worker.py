@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ..audio.output import AudioOutput
+from ..cache import AudioCache
 from ..errors import EmptyTextError, ErrorCategory, VoxTrayError
 from ..model import (
     Event,
@@ -64,6 +65,7 @@ class Worker:
         default_voice: Callable[[], VoiceRef],
         emit: Callable[[Event], None],
         settings: WorkerSettings | None = None,
+        cache: AudioCache | None = None,
     ) -> None:
         self._queue = queue
         self._output = output
@@ -75,6 +77,7 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._playback: Playback | None = None
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._cache = cache
         self.running = False
 
     @property
@@ -181,6 +184,7 @@ class Worker:
             backoff=Backoff(base=self._settings.retry_base_delay),
             emit=self._emit,
             interactive=self._settings.interactive,
+            cache=self._cache,
         )
 
     async def _pieces(self, entry: QueueEntry) -> Iterable[str]:

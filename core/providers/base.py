@@ -68,3 +68,24 @@ class ProviderCounters:
 @runtime_checkable
 class ReportsCounters(Protocol):
     def counters(self) -> ProviderCounters: ...
+
+
+@runtime_checkable
+class CachesAudio(Protocol):
+    """A provider whose audio is worth keeping: it costs money or time to make again.
+
+    ``cache_identity`` names everything besides the text that shapes the audio (voice, model,
+    voice settings, format, the context sent for prosody), so two requests share an entry
+    exactly when the service would have produced the same speech.
+    """
+
+    async def cache_identity(self, job: SynthesisJob) -> CacheIdentity | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CacheIdentity:
+    voice: str
+    model: str
+    settings: Mapping[str, object]
+    audio_format: str
+    context: str

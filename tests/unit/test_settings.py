@@ -15,8 +15,10 @@ from voxtray.core import settings as settings_module
 from voxtray.core.errors import SettingsError
 from voxtray.core.model import VoiceRef
 from voxtray.core.settings import (
+    AppSettings,
     AudioSettings,
     EngineSettings,
+    HotkeySettings,
     LoadedSettings,
     Settings,
     VoiceSettings,
@@ -320,6 +322,14 @@ section_values = st.builds(
         first_clause_chars=st.integers(10, 1000),
         synthesis_threads=st.integers(1, 16),
     ),
+    hotkeys=st.builds(
+        HotkeySettings,
+        read_now=st.sampled_from(["", "Ctrl+Alt+R", "Meta+F9"]),
+        stop=st.text(max_size=20),
+        read_now_source=st.sampled_from(["clipboard", "selection"]),
+        read_now_while_playing=st.sampled_from(["interrupt", "queue"]),
+    ),
+    app=st.builds(AppSettings, start_at_login=st.booleans()),
 )
 
 
@@ -346,3 +356,52 @@ def test_a_choice_outside_the_allowed_ones_is_reported(tmp_path: Path) -> None:
     assert loaded.settings.elevenlabs.model == "eleven_v3"
     (warning,) = loaded.warnings
     assert "elevenlabs.transport" in warning and '"websocket"' in warning
+
+
+def test_hotkey_and_app_defaults() -> None:
+    defaults = Settings()
+    assert defaults.hotkeys == HotkeySettings(
+        read_now="Ctrl+Alt+R",
+        read_next="Ctrl+Alt+N",
+        stop="Ctrl+Alt+S",
+        pause="Ctrl+Alt+P",
+        skip="Ctrl+Alt+K",
+        read_now_source="clipboard",
+        read_now_while_playing="interrupt",
+    )
+    assert defaults.app == AppSettings(start_at_login=False)
+
+
+def test_hotkeys_are_read_and_an_empty_one_is_kept_as_turned_off(tmp_path: Path) -> None:
+    loaded = load_text(
+        tmp_path,
+        '[hotkeys]\nread_now = "Meta+F9"\nskip = ""\nread_now_source = "selection"\n'
+        'read_now_while_playing = "queue"\n[app]\nstart_at_login = true\n',
+    )
+    assert loaded.warnings == ()
+    assert loaded.settings.hotkeys == HotkeySettings(
+        read_now="Meta+F9", skip="", read_now_source="selection", read_now_while_playing="queue"
+    )
+    assert loaded.settings.app.start_at_login is True
+
+
+def test_bad_hotkey_choices_cost_that_key_only(tmp_path: Path) -> None:
+    loaded = load_text(
+        tmp_path,
+        '[hotkeys]\nread_now_source = "telepathy"\nread_now_while_playing = 1\nstop = "F8"\n'
+        '[app]\nstart_at_login = "yes"\n',
+    )
+    assert loaded.settings.hotkeys.read_now_source == "clipboard"
+    assert loaded.settings.hotkeys.read_now_while_playing == "interrupt"
+    assert loaded.settings.hotkeys.stop == "F8"
+    assert loaded.settings.app.start_at_login is False
+    assert len(loaded.warnings) == 3
+    assert any("hotkeys.read_now_source" in w and '"selection"' in w for w in loaded.warnings)
+    assert any("app.start_at_login" in w and "true or false" in w for w in loaded.warnings)
+
+
+def test_a_turned_off_hotkey_is_saved_and_loaded_back_empty(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    save_settings(Settings().replace(hotkeys=HotkeySettings(pause="")), path)
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == {"hotkeys": {"pause": ""}}
+    assert load_settings(path).settings.hotkeys.pause == ""

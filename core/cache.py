@@ -223,6 +223,15 @@ class AudioCache:
 
         self._run(write, None, "write to")
 
+    @property
+    def hits(self) -> int:
+        """Lookups answered from the cache in this process (no disk access to read it)."""
+        return self._hits
+
+    @property
+    def misses(self) -> int:
+        return self._misses
+
     def stats(self) -> CacheStats:
         """Entries, stored bytes and this process's hits and misses."""
 

@@ -1,6 +1,15 @@
 """The ``voxtray`` command.
 
-Exit codes: 0 spoken (or listed); 1 it could not be spoken (no device, the voice failed…);
+``voxtray`` alone starts the tray app (or, when it already runs, shows its drop window).
+``voxtray speak`` hands its request to a running tray app over the single-instance channel
+(``ipc.py``) and returns as soon as it was accepted; with no tray app, or ``--no-instance``, it
+plays the request itself. ``stop``, ``pause``, ``resume``, ``skip``, ``read-clipboard`` and
+``quit`` control the running tray app: they are what a Wayland user binds to keys in the
+compositor.
+
+Exit codes: 0 spoken, listed or accepted by the tray app; 1 it could not be spoken (no device,
+the voice failed…), no tray app runs for a command that needs one, or the tray app cannot
+start because there is no graphical display (over SSH, in CI: use the commands instead);
 2 the input or the command line was wrong (empty text, missing or binary file…); 130 stopped
 with Ctrl+C. Every failure prints one plain sentence to stderr, never a traceback (``-v``
 shows the details in the log).
@@ -11,19 +20,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .audio.player import list_output_devices
 from .audio.sinks import FileSink, resolve_format
+from .cloud_commands import add_cloud_commands
 from .engine import build_narrator, default_providers
-from .errors import EmptyTextError, ErrorCategory, InputError, VoxTrayError
+from .errors import EmptyTextError, ErrorCategory, InputError, InstanceError, VoxTrayError
+from .ipc import MAX_MESSAGE_BYTES, send_command
 from .model import (
     Event,
     RequestFailed,
@@ -62,10 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="voxtray: %(levelname)s: %(message)s",
     )
-    if args.command is None:
-        return _greet(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler if args.command else _tray
     try:
-        result: int = args.handler(args)
+        result: int = handler(args)
         return result
     except CliError as error:
         print(f"voxtray: {error}", file=sys.stderr)
@@ -83,7 +94,46 @@ def _speak(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="voxtray-") as spool:
         request = _request(args, settings, Path(spool))
         voice = _voice(args, settings)
+        local_only = args.no_instance or args.device or args.volume is not None
+        if not local_only and _hand_over(request, args, voice, Path(spool)):
+            return EXIT_OK
         return asyncio.run(_narrate(settings, request, voice, args, output=None))
+
+
+def _hand_over(
+    request: SpeakRequest, args: argparse.Namespace, voice: VoiceRef, spool: Path
+) -> bool:
+    """Give the request to the running tray app; False when none runs."""
+    command: dict[str, Any] = {"cmd": "speak", "interrupt": args.interrupt, "rate": request.rate}
+    if request.source is None:
+        command["text"] = request.text
+    elif request.source.parent == spool:  # stdin, spooled here: gone when we exit
+        command["text"] = "".join(open_text(request.source))
+    else:
+        command["file"] = str(request.source.resolve())
+    if len(command.get("text") or "") * 4 > MAX_MESSAGE_BYTES:
+        raise CliError("The text is too long to hand to the running VoxTray; use --file.", 2)
+    if args.voice or args.provider:
+        command["voice"] = str(voice)
+    return _instance(command) is not None
+
+
+def _control(args: argparse.Namespace) -> int:
+    """``stop``, ``pause``, ``resume``, ``skip``, ``read-clipboard``, ``quit``."""
+    if _instance({"cmd": args.command}) is None:
+        raise CliError("VoxTray is not running (start it with `voxtray`).", EXIT_FAILED)
+    return EXIT_OK
+
+
+def _instance(command: dict[str, Any]) -> dict[str, Any] | None:
+    """Send ``command`` to the running tray app: its reply, or None if none runs."""
+    try:
+        reply = send_command(command)
+    except InstanceError as error:
+        raise CliError(str(error), EXIT_FAILED) from error
+    if reply is not None and not reply["ok"]:
+        raise CliError(str(reply.get("error", "The running VoxTray refused.")), EXIT_FAILED)
+    return reply
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -118,13 +168,20 @@ def _voices(args: argparse.Namespace) -> int:
     async def listing() -> int:
         registry = default_providers(_settings())
         try:
+            if args.provider and args.provider not in registry.ids:
+                known = ", ".join(registry.ids)
+                raise CliError(f"There is no speech provider “{args.provider}” ({known}).", 2)
             ids = [args.provider] if args.provider else registry.ids
             rows: list[tuple[str, ...]] = []
             for provider_id in ids:
                 try:
                     voices = await registry.get(provider_id).voices()
                 except VoxTrayError as error:
-                    raise CliError(str(error), EXIT_USAGE) from error
+                    if args.provider:
+                        raise CliError(str(error), _code(error)) from error
+                    # Listing everything: one provider's trouble (no key, offline) is a note.
+                    print(f"voxtray: {provider_id}: {error}", file=sys.stderr)
+                    continue
                 rows.extend(
                     (v.provider, v.id, v.language, str(v.sample_rate), v.name) for v in voices
                 )
@@ -158,10 +215,14 @@ def _devices(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    live = _instance({"cmd": "stats"})
     path = last_stats_file()
-    snapshot = load_snapshot(path) if path.exists() else None
-    if snapshot is None:
-        data: dict[str, object] = {"note": "No session has run yet."}
+    snapshot = load_snapshot(path) if live is None and path.exists() else None
+    data: dict[str, object]
+    if live is not None:
+        data = dict(live["stats"])
+    elif snapshot is None:
+        data = {"note": "No session has run yet."}
     else:
         data = snapshot.as_dict()
     if args.json:
@@ -172,18 +233,23 @@ def _stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _greet(args: argparse.Namespace) -> int:
-    """``voxtray`` alone: say hello through the engine and show how to use the CLI."""
-    print(_parser().format_help())
-    greeting = SpeakRequest(text="Hello! VoxTray is ready. Give me some text to read aloud.")
-    settings = _settings()
-    try:
-        return asyncio.run(_narrate(settings, greeting, settings.voice.ref, args, output=None))
-    except CliError as error:
-        print(f"voxtray: {error}", file=sys.stderr)
-        return error.code
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+def _tray(args: argparse.Namespace) -> int:
+    """``voxtray`` alone: start the tray app, or show the drop window of the one running."""
+    if _instance({"cmd": "show"}) is not None:
+        print("VoxTray is already running; its drop window is shown.", file=sys.stderr)
+        return EXIT_OK
+    # Imported by name, and only here: the engine never depends on the Qt layer, the command
+    # that starts it does (and `voxtray speak` never loads Qt).
+    desktop: Any = importlib.import_module("voxtray.desktop.app")
+    problem: str | None = desktop.display_problem()
+    if problem is not None:
+        raise CliError(
+            f"{problem} The tray app needs a graphical session. Without one, use the command "
+            'line: voxtray speak "text", voxtray speak --file notes.txt (see voxtray --help).',
+            EXIT_FAILED,
+        )
+    code: int = desktop.run(verbose=args.verbose)
+    return code
 
 
 # -- the narration itself -----------------------------------------------------------------------
@@ -229,6 +295,11 @@ def _reporter(progress: _ProgressBar | None) -> Callable[[Event], None]:
             progress.update(event.end)
 
     return report
+
+
+def _code(error: VoxTrayError) -> int:
+    """Exit code for an error: 2 when the user's input or command was wrong, else 1."""
+    return EXIT_USAGE if error.category is ErrorCategory.INPUT else EXIT_FAILED
 
 
 def _exit_code(outcome: TerminalEvent) -> int:
@@ -322,6 +393,14 @@ def _parser() -> argparse.ArgumentParser:
     voice_options(speak)
     speak.add_argument("--device", help="output device name or index (see `voxtray devices`)")
     speak.add_argument("--volume", type=float, help="volume from 0 to 1.5")
+    speak.add_argument(
+        "--interrupt", action="store_true", help="cut off what the tray app plays and speak now"
+    )
+    speak.add_argument(
+        "--no-instance",
+        action="store_true",
+        help="play here even when the tray app runs (--device and --volume imply it)",
+    )
     speak.set_defaults(handler=_speak)
 
     export = commands.add_parser("export", help="write the narration to an audio file")
@@ -337,9 +416,21 @@ def _parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list the audio output devices")
     devices.set_defaults(handler=_devices)
 
-    stats = commands.add_parser("stats", help="statistics of the last session")
+    stats = commands.add_parser("stats", help="statistics of the tray app, or the last session")
     stats.add_argument("--json", action="store_true", help="as JSON")
     stats.set_defaults(handler=_stats)
+
+    add_cloud_commands(commands)
+
+    for name, summary in (
+        ("stop", "silence the tray app and empty its queue"),
+        ("pause", "pause the tray app"),
+        ("resume", "resume the tray app"),
+        ("skip", "skip the sentence the tray app speaks"),
+        ("read-clipboard", "the tray app reads the clipboard (or selection) now"),
+        ("quit", "end the tray app"),
+    ):
+        commands.add_parser(name, help=summary).set_defaults(handler=_control)
     return parser
 
 

@@ -300,6 +300,8 @@ class Narrator:
                 for provider in self._providers.created()
                 if isinstance(provider, ReportsCounters)
             ],
+            cache_hits=self._cache.hits if self._cache is not None else 0,
+            cache_misses=self._cache.misses if self._cache is not None else 0,
         )
 
     def device_changed(self, device: str, reason: str) -> None:

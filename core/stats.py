@@ -155,6 +155,9 @@ class StatsSnapshot:
     """Wall-clock time of the snapshot (Unix seconds), so a saved one can say how old it is."""
     retries: int = 0
     """Segments tried again after a transient failure or a rate limit."""
+    cache_hits: int = 0
+    """Segments played from the audio cache: no request, nothing billed."""
+    cache_misses: int = 0
     fallbacks: int = 0
     """Requests that went on with the fallback voice."""
     last_fallback_reason: str | None = None
@@ -209,6 +212,8 @@ class StatsSnapshot:
             warnings=reader.whole("warnings"),
             taken_at=reader.number("taken_at"),
             retries=reader.whole("retries"),
+            cache_hits=reader.whole("cache_hits"),
+            cache_misses=reader.whole("cache_misses"),
             fallbacks=reader.whole("fallbacks"),
             last_fallback_reason=reader.optional_text("last_fallback_reason"),
             providers={
@@ -284,6 +289,8 @@ class StatsRecorder:
         worker_running: bool,
         output: OutputCountersLike | None,
         providers: Sequence[ProviderCounters] = (),
+        cache_hits: int = 0,
+        cache_misses: int = 0,
     ) -> StatsSnapshot:
         """The statistics now, with what the caller knows of the queue, worker and output."""
         ordered = sorted(self._latencies)
@@ -316,6 +323,8 @@ class StatsRecorder:
             uptime_seconds=self._clock() - self._started,
             warnings=self._warnings,
             retries=self._retries,
+            cache_hits=cache_hits,
+            cache_misses=cache_misses,
             fallbacks=self._fallbacks,
             last_fallback_reason=self._last_fallback_reason,
             providers={p.provider: _provider_figures(p) for p in providers},

@@ -33,7 +33,7 @@ from . import __version__
 from .audio.player import list_output_devices
 from .audio.sinks import FileSink, resolve_format
 from .cloud_commands import add_cloud_commands
-from .engine import build_narrator, default_providers
+from .engine import build_narrator, default_providers, export_providers
 from .errors import EmptyTextError, ErrorCategory, InputError, InstanceError, VoxTrayError
 from .ipc import MAX_MESSAGE_BYTES, send_command
 from .model import (
@@ -268,7 +268,11 @@ async def _narrate(
         settings = settings.replace(audio=settings.audio.replace(device=str(args.device)))
     if getattr(args, "volume", None) is not None:
         settings = settings.replace(audio=settings.audio.replace(volume=args.volume))
-    narrator = build_narrator(settings, output=output, voice=voice, interactive=output is None)
+    live = output is None
+    providers = None if live else export_providers(settings)
+    narrator = build_narrator(
+        settings, output=output, voice=voice, interactive=live, providers=providers
+    )
     try:
         await narrator.start()
     except VoxTrayError as error:

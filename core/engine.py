@@ -88,6 +88,13 @@ def default_providers(
     )
 
 
+def export_providers(settings: Settings) -> ProviderRegistry:
+    """Providers for an export: no sound card to keep a core free for, so the local voice
+    synthesizes as many segments at once as there are cores (one onnxruntime thread each,
+    which measured faster than one segment on every core: docs/PERFORMANCE.md)."""
+    return default_providers(settings, concurrency=os.cpu_count() or 1)
+
+
 def build_narrator(
     settings: Settings,
     *,

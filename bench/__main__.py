@@ -9,7 +9,7 @@ import time
 
 from .report import note
 
-BENCHMARKS = ("ttfa", "narration", "stop", "memory", "export_speed")
+BENCHMARKS = ("ttfa", "narration", "stop", "memory", "export_speed", "cloud")
 """Module names, in running order (the cheap, short ones first)."""
 
 

@@ -48,8 +48,9 @@ from .model import (
 from .paths import last_stats_file
 from .settings import Settings, load_settings
 from .stats import load_snapshot, save_snapshot
-from .text.readers import open_text
+from .text.readers import open_document, open_text
 from .text.stdin import spool_stdin
+from .text_commands import add_text_commands
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -348,10 +349,9 @@ def _request(args: argparse.Namespace, settings: Settings, spool: Path) -> Speak
 def _check_file(path: Path) -> None:
     """Fail fast, before the sound card opens, on a file that cannot be read at all."""
     try:
-        pieces = open_text(path)
-        first = next(iter(pieces), "")
-        if not first.strip() and not any(piece.strip() for piece in pieces):
-            raise CliError(f"{path.name} contains no text to speak.", EXIT_USAGE)
+        with open_document(path) as pieces:
+            if not any(piece.strip() for piece in pieces):
+                raise CliError(f"{path.name} contains no text to speak.", EXIT_USAGE)
     except InputError as error:
         raise CliError(str(error), EXIT_USAGE) from error
 
@@ -425,6 +425,7 @@ def _parser() -> argparse.ArgumentParser:
     stats.set_defaults(handler=_stats)
 
     add_cloud_commands(commands)
+    add_text_commands(commands)
 
     for name, summary in (
         ("stop", "silence the tray app and empty its queue"),

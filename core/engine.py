@@ -22,6 +22,7 @@ from .providers.registry import ProviderRegistry
 from .providers.tone import ToneProvider
 from .secrets import Secret, aget_api_key, get_api_key
 from .settings import Settings
+from .text.prepare import TextOptions, TextPreparer
 
 BASE_URL_VARIABLE = "VOXTRAY_ELEVENLABS_BASE_URL"
 
@@ -139,11 +140,28 @@ def build_narrator(
             first_clause_chars=settings.engine.first_clause_chars,
             interactive=interactive,
             fallback_voice=local_voice(settings) if settings.elevenlabs.fallback_to_local else None,
+            text=text_preparer(settings),
         ),
         warm=warm,
         cache=cache,
     )
     return narrator
+
+
+def text_preparer(settings: Settings) -> TextPreparer:
+    """The ``[text]`` settings with the user's pronunciation rules and language voices."""
+    return TextPreparer.load(text_options(settings))
+
+
+def text_options(settings: Settings) -> TextOptions:
+    text = settings.text
+    return TextOptions(
+        expand_for_local_voice=text.expand_for_local_voice,
+        code="skip" if text.code == "skip" else "read" if text.code == "read" else "announce",
+        emoji="drop" if text.emoji == "drop" else "name",
+        detect_language=text.detect_language,
+        min_language_chars=text.min_language_chars,
+    )
 
 
 def local_voice(settings: Settings) -> VoiceRef:

@@ -16,7 +16,10 @@ Underruns are counters in the stats, not exceptions.
     │   ├── EmptyTextError         nothing but whitespace
     │   ├── SourceNotFoundError    the file does not exist or is not a regular file
     │   ├── SourceUnreadableError  permission denied, I/O error
-    │   └── BinaryFileError        the file is not text
+    │   ├── BinaryFileError        the file is not text
+    │   ├── UnsupportedDocumentError  a kind of file VoxTray cannot read aloud (a scan, a .doc…)
+    │   ├── ProtectedDocumentError    encrypted or DRM-locked (a password-protected PDF…)
+    │   └── DamagedDocumentError      a PDF, EPUB or Word file that is truncated or corrupt
     ├── ProviderError              a speech provider failed
     │   ├── VoiceNotFoundError     unknown voice id (permanent)
     │   ├── ProviderUnavailableError  the provider cannot start (model missing…) (permanent)
@@ -107,6 +110,18 @@ class SourceUnreadableError(InputError):
 
 class BinaryFileError(InputError):
     pass
+
+
+class UnsupportedDocumentError(InputError):
+    """The file is intact, but not something VoxTray can turn into speech."""
+
+
+class ProtectedDocumentError(InputError):
+    """The document is encrypted; VoxTray never asks for or guesses passwords."""
+
+
+class DamagedDocumentError(InputError):
+    """The document's structure is broken (truncated download, corrupt archive)."""
 
 
 class ProviderError(VoxTrayError):

@@ -150,7 +150,12 @@ class SpeakRequest:
 
 @dataclass(frozen=True, slots=True)
 class SynthesisJob:
-    """One call to a provider: a segment of a request, in a voice, at a rate."""
+    """One call to a provider: a segment of a request, in a voice, at a rate.
+
+    ``segment.start``/``end`` are source offsets, but ``segment.text`` is the text prepared for
+    this provider (pronunciation rules, numbers in words…: ``text/prepare.py``), so a job's
+    segment need not equal its source slice.
+    """
 
     request_id: RequestId
     segment: Segment

@@ -182,6 +182,27 @@ class HotkeySettings(_Section):
 
 
 @dataclass(frozen=True, slots=True)
+class TextSettings(_Section):
+    """``[text]``: how written text becomes what a voice says.
+
+    The pronunciation rules are in ``pronunciation.toml`` (``voxtray dict``) and the voice for
+    each language in ``languages.toml``, both beside this file: they are tables, not scalars.
+    """
+
+    expand_for_local_voice: bool = True
+    """Write numbers, dates, currency and units out in words for the local voice. ElevenLabs
+    does this itself and never gets them expanded."""
+    code: str = _setting("announce", choices=("skip", "announce", "read"))
+    """Fenced code blocks: skip them, say "Code block.", or read them."""
+    emoji: str = _setting("name", choices=("name", "drop"))
+    """Say an emoji's name ("grinning face"), or nothing."""
+    detect_language: bool = True
+    """Detect each paragraph's language (numbers in its words, its voice from languages.toml)."""
+    min_language_chars: int = _setting(40, minimum=10, maximum=1000)
+    """Shorter paragraphs keep the language of the one before: detection needs some text."""
+
+
+@dataclass(frozen=True, slots=True)
 class AppSettings(_Section):
     """``[app]``: how the desktop app itself behaves."""
 
@@ -199,6 +220,7 @@ class Settings(_Frozen):
     elevenlabs: ElevenLabsSettings = field(default_factory=ElevenLabsSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     hotkeys: HotkeySettings = field(default_factory=HotkeySettings)
+    text: TextSettings = field(default_factory=TextSettings)
     app: AppSettings = field(default_factory=AppSettings)
 
 

@@ -18,6 +18,15 @@ key or an exhausted quota, repeated failures (the circuit breaker) or a permanen
 the rest of the request continue with the fallback voice, and listeners are told why.
 
 Every task here is owned by the scheduler's task group and cancelled and awaited on exit.
+
+**Prepared text.** With a :class:`~voxtray.core.text.prepare.TextPreparer`, a job's segment
+keeps its source ``start``/``end`` but its ``text`` is what the provider should say (the
+pronunciation rules, then numbers, URLs, emoji… in words), prepared for the provider that
+actually speaks it: a fallback to the local voice re-prepares, with numbers expanded. The cache
+key is made from the prepared text. Resume stays in *source* coordinates: a provider's
+``spoken_chars`` counts prepared characters, is mapped back through the preparation's offset
+map (a word cut inside an expansion maps to the start of that word), and the remainder of the
+source is prepared afresh, so a resumed stream never repeats or skips a source word.
 """
 
 from __future__ import annotations
@@ -38,12 +47,15 @@ from ..model import (
     Event,
     ProviderFellBack,
     RequestId,
+    RequestWarning,
     Segment,
     SynthesisJob,
     SynthesisRetried,
     VoiceRef,
 )
 from ..providers.base import CachesAudio, Provider
+from ..text.prepare import RequestText, SegmentContext, TextPreparer
+from ..text.speakable import Spoken
 from .limits import Backoff, CircuitBreaker
 
 _LOG = logging.getLogger(__name__)
@@ -62,7 +74,8 @@ class SegmentAudio:
         self._on_consumed = on_consumed
         self.delivered_frames = 0
         self.last_spoken_chars: int | None = None
-        """Characters of the segment covered by the audio received so far, if known."""
+        """Characters of the segment's source text covered by the audio received so far, if
+        known (a provider's count of prepared characters is mapped back to the source)."""
 
     @property
     def buffered_seconds(self) -> float:
@@ -127,8 +140,11 @@ class SynthesisScheduler:
         lookahead_seconds: float = 10.0,
         max_segments_ahead: int = 32,
         resilience: Resilience | None = None,
+        preparer: TextPreparer | None = None,
     ) -> None:
         self._request_id = request_id
+        self._preparer = preparer
+        self._text: RequestText | None = preparer.for_request() if preparer else None
         self._provider = provider
         self._voice = voice
         self._resilience = resilience or Resilience()
@@ -158,7 +174,16 @@ class SynthesisScheduler:
     ) -> None:
         for task in self._tasks:
             task.cancel()
-        await self._group.__aexit__(exc_type, exc, traceback)
+        try:
+            await self._group.__aexit__(exc_type, exc, traceback)
+        except BaseExceptionGroup as group:
+            # A TaskGroup wraps the body's own exception (a segment's failure, raised in order
+            # by the consumer) in an ExceptionGroup. Our tasks never fail (they deliver their
+            # errors as slots), so a group holding only that exception is just the failure:
+            # let it propagate as itself, so the worker can report it by its category.
+            if exc is not None and list(group.exceptions) == [exc]:
+                return
+            raise
 
     def __aiter__(self) -> AsyncIterator[SegmentAudio]:
         return self._ordered()
@@ -206,19 +231,20 @@ class SynthesisScheduler:
                 while not self._has_room():
                     self._room.clear()
                     await self._room.wait()
+                context, voice = await self._context(segment)
                 await slots.acquire()
                 audio = SegmentAudio(segment, self._consumed)
                 self._deliver(audio)
                 job = SynthesisJob(
                     self._request_id,
                     segment,
-                    self._voice,
+                    voice,
                     self._rate,
                     previous_text[-300:],
                     urgent=self.segments_started == 0 and self._resilience.interactive,
                 )
                 self.segments_started += 1
-                self._spawn(self._synthesize(job, audio, slots))
+                self._spawn(self._synthesize(job, audio, slots, context))
                 previous_text = segment.text
         except VoxTrayError as error:
             self._deliver(error)
@@ -229,20 +255,34 @@ class SynthesisScheduler:
             self._source_done = True
             self._ready.set()
 
+    async def _context(self, segment: Segment) -> tuple[SegmentContext | None, VoiceRef]:
+        """The segment's language and code state (in order, off the loop) and its voice."""
+        if self._text is None or self._preparer is None:
+            return None, self._voice
+        context = await asyncio.to_thread(self._text.context, segment.text)
+        voice, note = self._preparer.voice_for(context.language, self._voice)
+        if note is not None:
+            self._resilience.emit(RequestWarning(request_id=self._request_id, message=note))
+        return context, voice
+
     async def _synthesize(
-        self, job: SynthesisJob, audio: SegmentAudio, slots: asyncio.Semaphore
+        self,
+        job: SynthesisJob,
+        audio: SegmentAudio,
+        slots: asyncio.Semaphore,
+        context: SegmentContext | None = None,
     ) -> None:
         try:
-            error = await self._synthesize_resiliently(job, audio)
+            error = await self._synthesize_resiliently(job, audio, context)
             audio.finish(error)
         finally:
             slots.release()
 
-    def _current(self) -> tuple[Provider, VoiceRef]:
+    def _current(self, voice: VoiceRef) -> tuple[Provider, VoiceRef]:
         fallback = self._resilience.fallback
         if self._fell_back and fallback is not None:
             return fallback.provider, fallback.voice
-        return self._provider, self._voice
+        return self._provider, voice
 
     def _fall_back(self, reason: str) -> bool:
         """Go on with the fallback voice for the rest of the request; False if there is none."""
@@ -262,30 +302,39 @@ class SynthesisScheduler:
         return True
 
     async def _synthesize_resiliently(
-        self, job: SynthesisJob, audio: SegmentAudio
+        self, job: SynthesisJob, audio: SegmentAudio, context: SegmentContext | None = None
     ) -> VoxTrayError | None:
         """Synthesize one segment, retrying, resuming and falling back as each failure allows.
 
         Returns the error that ends the segment, or ``None`` when all of it was delivered.
         """
         policy = self._resilience
-        done_chars = 0  # characters of the segment already delivered as audio
+        done_chars = 0  # characters of the segment's source already delivered as audio
         skip_frames = 0  # audio to drop from a restart that cannot resume by characters
         attempt = 0
+        last_failure: VoxTrayError | None = None  # what the user is told if the breaker opens
         while True:
-            provider, voice = self._current()
+            provider, voice = self._current(job.voice)
             breaker = policy.breaker(provider.id)
-            failing = f"{provider.id} keeps failing; using the local voice for now."
-            if breaker is not None and not breaker.allow() and self._fall_back(failing):
+            if (
+                breaker is not None
+                and not breaker.allow()
+                and self._fall_back(_keeps_failing(provider.id, last_failure))
+            ):
                 continue
             part = _remainder(job.segment, done_chars)
+            prepared = self._prepared(part, provider, voice, context, job.segment.text[:done_chars])
+            if prepared is not None:
+                if not prepared.text:
+                    return None  # nothing to say (a skipped code block, a lone emoji dropped)
+                part = replace(part, text=prepared.text)
             current = replace(job, segment=part, voice=voice)
             delivered_before = audio.delivered_frames + audio.buffered_frames
             whole = done_chars == 0 and skip_frames == 0
             made: list[AudioChunk] = []
             try:
                 cache_key = await self._cache_key(provider, current) if whole else None
-                if cache_key is not None and await self._from_cache(cache_key, part, audio):
+                if cache_key is not None and await self._from_cache(cache_key, job, audio):
                     return None
                 async for chunk in provider.synthesize(current):
                     if cache_key is not None:
@@ -296,7 +345,10 @@ class SynthesisScheduler:
                             continue
                         chunk = kept
                     if chunk.spoken_chars is not None:
-                        chunk = replace(chunk, spoken_chars=done_chars + chunk.spoken_chars)
+                        said = chunk.spoken_chars
+                        if prepared is not None:  # prepared characters → source characters
+                            said = prepared.source_offset(said)
+                        chunk = replace(chunk, spoken_chars=done_chars + said)
                     audio.push(chunk)
                 if breaker is not None:
                     breaker.record_success()
@@ -308,6 +360,7 @@ class SynthesisScheduler:
             except Exception as error:  # a provider bug: fail this segment, in order
                 _LOG.exception("Synthesis of segment %d failed", job.segment.index)
                 failure = SynthesisError(f"The voice failed unexpectedly: {error}")
+            last_failure = failure
             produced = audio.delivered_frames + audio.buffered_frames - delivered_before
             if produced:
                 # Never start the segment over: resume where the heard audio ends.
@@ -352,6 +405,21 @@ class SynthesisScheduler:
             _LOG.info("Retrying segment %d in %.2f s: %s", job.segment.index, delay, failure)
             await asyncio.sleep(delay)
 
+    def _prepared(
+        self,
+        part: Segment,
+        provider: Provider,
+        voice: VoiceRef,
+        context: SegmentContext | None,
+        before: str,
+    ) -> Spoken | None:
+        """What ``provider`` is given for the rest of a segment; None: the text as it is."""
+        if self._preparer is None:
+            return None
+        if context is not None and before:
+            context = context.after(before)
+        return self._preparer.prepare(part.text, provider=provider.id, voice=voice, context=context)
+
     async def _cache_key(self, provider: Provider, job: SynthesisJob) -> str | None:
         cache = self._resilience.cache
         if cache is None or not isinstance(provider, CachesAudio):
@@ -369,7 +437,7 @@ class SynthesisScheduler:
             context=identity.context,
         )
 
-    async def _from_cache(self, key: str, part: Segment, audio: SegmentAudio) -> bool:
+    async def _from_cache(self, key: str, job: SynthesisJob, audio: SegmentAudio) -> bool:
         """Play a cached segment: no request, nothing billed. A cache failure is a miss."""
         cache = self._resilience.cache
         assert cache is not None
@@ -380,7 +448,8 @@ class SynthesisScheduler:
             return False
         if hit is None:
             return False
-        audio.push(AudioChunk(hit.pcm, hit.sample_rate, spoken_chars=len(part.text)))
+        # Only a whole segment is looked up; spoken_chars counts the segment's source characters.
+        audio.push(AudioChunk(hit.pcm, hit.sample_rate, spoken_chars=len(job.segment.text)))
         return True
 
     async def _to_cache(self, key: str, chunks: list[AudioChunk]) -> None:
@@ -421,6 +490,16 @@ class Resilience:
         if self.fallback is None or provider_id == self.fallback.provider.id:
             return None  # the last resort is never short-circuited
         return self.breakers.setdefault(provider_id, CircuitBreaker())
+
+
+def _keeps_failing(provider_id: str, last: VoxTrayError | None) -> str:
+    """Why the rest is spoken by the fallback voice: the last failure, said plainly."""
+    if last is None:  # the breaker was opened by earlier requests
+        return f"The {provider_id} voice keeps failing; using the local voice for now."
+    said = last.message.rstrip()
+    return (
+        f"{said}{'' if said.endswith(('.', '”', '!', '?')) else '.'} Using the local voice for now."
+    )
 
 
 def _remainder(segment: Segment, done_chars: int) -> Segment:

@@ -29,7 +29,8 @@ from ..model import (
     VoiceRef,
 )
 from ..providers.registry import ProviderRegistry
-from ..text.readers import open_text
+from ..text.prepare import TextPreparer
+from ..text.readers import open_document
 from ..text.segment import DEFAULT_FIRST_CLAUSE_CHARS, segment_text
 from .limits import Backoff, CircuitBreaker
 from .playback import Playback
@@ -51,6 +52,8 @@ class WorkerSettings:
     """Someone listens live (False for export: nothing is urgent, every segment may batch)."""
     retry_base_delay: float = 0.5
     """First retry delay of a transient failure; doubles with each attempt (with jitter)."""
+    text: TextPreparer | None = None
+    """Turns each segment into what its provider should say; None: the text as written."""
 
 
 class Worker:
@@ -166,6 +169,7 @@ class Worker:
             segments=iter(segments),
             lookahead_seconds=self._settings.lookahead_seconds,
             resilience=self._resilience(voice),
+            preparer=self._settings.text,
         ) as scheduler:
             await playback.play(aiter(scheduler))
         if playback.segments_written == 0:
@@ -197,7 +201,10 @@ class Worker:
             event = RequestWarning(request_id=entry.request_id, message=message)
             loop.call_soon_threadsafe(self._emit, event)
 
-        pieces: Iterator[str] = await asyncio.to_thread(open_text, request.source, on_warning=warn)
+        # Opening checks and, for Markdown, HTML and Word, parses the whole file: off the loop.
+        pieces: Iterator[str] = await asyncio.to_thread(
+            open_document, request.source, on_warning=warn
+        )
         return pieces
 
     def _first_sound(self, entry: QueueEntry, at: float) -> None:

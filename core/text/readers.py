@@ -6,23 +6,50 @@ file before the sound card opens), then decoded block by block with an increment
 never held whole. Line ends become ``\\n`` so that segment offsets mean the same on every
 platform. Decoding never fails: undecodable bytes become U+FFFD and the caller hears about it
 once, through ``on_warning``, in a sentence fit for the user.
+
+Documents (Markdown, HTML, EPUB, PDF, Word) go through :func:`open_document`, which recognises
+the format by its content first (``%PDF``, a ZIP holding an EPUB or a Word document, an HTML
+doctype) and its extension second, checks the file just as eagerly, and hands it to the reader
+in ``formats/`` that owns that format's library. Plain text goes through the decoder above.
 """
 
 from __future__ import annotations
 
 import codecs
-import errno
 import os
 import stat
+import zipfile
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import BinaryFileError, SourceNotFoundError, SourceUnreadableError
+from ..errors import (
+    BinaryFileError,
+    DamagedDocumentError,
+    ProtectedDocumentError,
+    SourceNotFoundError,
+    SourceUnreadableError,
+    UnsupportedDocumentError,
+)
+from .document import Chapter, DocumentKind, DocumentStream, unreadable_error
+from .formats.docx import open_docx
+from .formats.epub import open_epub
+from .formats.html import html_blocks
+from .formats.markdown import markdown_blocks
+from .formats.pdf import open_pdf
 
-__all__ = ["TextSource", "open_text", "probe_text"]
+__all__ = [
+    "Chapter",
+    "DocumentKind",
+    "DocumentStream",
+    "TextSource",
+    "open_document",
+    "open_text",
+    "probe_document",
+    "probe_text",
+]
 
 _PROBE_BYTES = 8192
 _MIN_BLOCK_BYTES = 4096
@@ -159,16 +186,7 @@ def open_text(
 
 def probe_text(path: Path) -> TextSource:
     """Check that ``path`` is a readable text file and find out its encoding."""
-    try:
-        info = path.stat()
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise SourceNotFoundError(f"No such file: {path}") from exc
-    except OSError as exc:
-        raise _unreadable(path, exc) from exc
-    if stat.S_ISDIR(info.st_mode):
-        raise SourceNotFoundError(f"{path} is a folder, not a file.")
-    if not stat.S_ISREG(info.st_mode):
-        raise SourceNotFoundError(f"{path} is not a regular file.")
+    info = _regular_file(path)
     with _open(path) as file:
         head = _read(file, path, _PROBE_BYTES)
     for bom, encoding in _BOMS:
@@ -223,10 +241,142 @@ def _read(file: BinaryIO, path: Path, size: int) -> bytes:
 
 
 def _unreadable(path: Path, exc: OSError) -> SourceUnreadableError:
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        reason = "permission denied"
-    else:
-        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
-        reason = reason or type(exc).__name__
-        reason = reason[0].lower() + reason[1:]
-    return SourceUnreadableError(f"Cannot read {path}: {reason}.")
+    return unreadable_error(path, exc)
+
+
+def _regular_file(path: Path) -> os.stat_result:
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise SourceNotFoundError(f"No such file: {path}") from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise SourceNotFoundError(f"{path} is a folder, not a file.")
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceNotFoundError(f"{path} is not a regular file.")
+    return info
+
+
+# -- documents ---------------------------------------------------------------------------
+
+_EXTENSIONS: dict[str, DocumentKind] = {
+    ".md": "md",
+    ".markdown": "md",
+    ".mdown": "md",
+    ".mkd": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".epub": "epub",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
+_FORMAT_NAMES = {"epub": "EPUB book", "pdf": "PDF file", "docx": "Word document"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""Old Office files, and also the wrapper Office puts around a password-protected .docx."""
+_HTML_STARTS = (b"<!doctype html", b"<html")
+_PDF_MAGIC_WITHIN = 1024
+"""Readers accept ``%PDF-`` anywhere in the first KiB (some generators put junk before it)."""
+
+
+def probe_document(path: Path) -> DocumentKind:
+    """Check that ``path`` is a readable file and tell its format, cheaply.
+
+    The content decides before the extension: a PDF named ``.txt`` is a PDF. Raises what
+    :func:`open_document` raises for a missing, unreadable, binary or unsupported file; the
+    deeper checks (encryption, a PDF without text, a damaged book) need :func:`open_document`.
+    """
+    kind, _ = _sniff(path)
+    return kind
+
+
+def open_document(path: Path, *, on_warning: Callable[[str], None] | None = None) -> DocumentStream:
+    """Check ``path`` now, then stream its readable text, with its chapters, as it is read.
+
+    Raises, at call time, :class:`SourceNotFoundError`, :class:`SourceUnreadableError`,
+    :class:`BinaryFileError`, :class:`UnsupportedDocumentError`,
+    :class:`ProtectedDocumentError` or :class:`DamagedDocumentError`, each naming the file.
+    ``on_warning`` receives sentences for the user (a text file that is not UTF-8, PDF pages
+    that could not be read), each at most once. An empty document is not an error here.
+    """
+    kind, text = _sniff(path)
+    if kind == "txt":
+        assert text is not None
+        return DocumentStream(path, kind, text.chunks(on_warning=on_warning))
+    if kind in ("md", "html"):
+        assert text is not None
+        markup = "".join(text.chunks(on_warning=on_warning))
+        blocks = markdown_blocks(markup) if kind == "md" else html_blocks(markup)
+        return DocumentStream.from_blocks(path, kind, blocks)
+    if kind == "docx":
+        return DocumentStream.from_blocks(path, kind, open_docx(path))
+    if kind == "epub":
+        with _open(path) as file, _zip(path, file) as archive:
+            blocks = open_epub(path, archive)
+        return DocumentStream.from_blocks(path, kind, blocks)
+    file = _open(path)
+    try:
+        blocks = open_pdf(path, file, on_warning=on_warning)
+    except BaseException:
+        file.close()
+        raise
+    return DocumentStream.from_blocks(path, kind, blocks, resource=file)
+
+
+def _sniff(path: Path) -> tuple[DocumentKind, TextSource | None]:
+    _regular_file(path)
+    with _open(path) as file:
+        head = _read(file, path, _PROBE_BYTES)
+        by_name = _EXTENSIONS.get(path.suffix.lower())
+        if b"%PDF-" in head[:_PDF_MAGIC_WITHIN]:
+            return "pdf", None
+        if head.startswith(_ZIP_MAGIC):
+            with _zip(path, file) as archive:
+                return _zip_kind(path, archive), None
+        if head.startswith(_OLE_MAGIC):
+            if by_name == "docx":
+                raise ProtectedDocumentError(
+                    f"{path.name} is password-protected: VoxTray cannot read protected documents."
+                )
+            raise UnsupportedDocumentError(
+                f"{path.name} is an old-style Office file; "
+                "save it as .docx or PDF to have VoxTray read it."
+            )
+    if by_name in _FORMAT_NAMES:
+        raise DamagedDocumentError(
+            f"{path.name} is not a valid {_FORMAT_NAMES[by_name]} (it is damaged or misnamed)."
+        )
+    text = probe_text(path)
+    if by_name is None and head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(_HTML_STARTS):
+        by_name = "html"
+    return by_name or "txt", text
+
+
+def _zip(path: Path, file: BinaryIO) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(file)
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise DamagedDocumentError(f"{path.name} is damaged (the archive is truncated).") from exc
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _zip_kind(path: Path, archive: zipfile.ZipFile) -> DocumentKind:
+    names = set(archive.namelist())
+    if "mimetype" in names:
+        try:
+            mimetype = archive.read("mimetype").strip()
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise DamagedDocumentError(f"{path.name} is damaged (the archive is corrupt).") from exc
+        if mimetype == b"application/epub+zip":
+            return "epub"
+    if "META-INF/container.xml" in names and path.suffix.lower() == ".epub":
+        return "epub"
+    if "word/document.xml" in names:
+        return "docx"
+    raise UnsupportedDocumentError(
+        f"{path.name} is a ZIP archive, not an EPUB book or a Word document; "
+        "VoxTray cannot read it aloud."
+    )

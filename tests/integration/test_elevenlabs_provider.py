@@ -146,22 +146,27 @@ async def test_cancel_http_closes_the_connection(fake: FakeElevenLabs, make: Any
     assert provider.limiter.in_flight == 0
 
 
-async def test_cancel_ws_closes_the_context_not_the_socket(fake: FakeElevenLabs, make: Any) -> None:
+async def test_cancel_ws_cuts_the_socket_then_warms_a_new_one(
+    fake: FakeElevenLabs, make: Any
+) -> None:
+    """A flush under way cannot be stopped by closing its context (it is billed to the end);
+    closing the socket stops it. A fresh socket is opened in the background for what's next."""
     fake.faults.set_chunk_gap(0.1)
     provider = make(transport="websocket")
     stream = provider.synthesize(job("Another long sentence for the socket to stream out."))
     await anext(stream)
     await stream.aclose()
     assert provider.limiter.in_flight == 0
+    first = fake.websocket_contexts[0]
 
-    def closed() -> bool:
-        contexts = fake.websocket_contexts[0].contexts
-        return all(c.close_requested is not None for c in contexts.values())
+    def cut() -> bool:
+        return first.closed is not None and first.closed_by_client
 
-    assert fake.wait_until(closed, timeout=3)
+    assert fake.wait_until(cut, timeout=3)
     fake.faults.set_chunk_gap(0.0)
     assert await collect(provider, job("Still here.", urgent=True))
-    assert socket_handshakes(fake) == 1 and fake.websocket_contexts[0].closed is None
+    assert socket_handshakes(fake) == 2
+    assert fake.websocket_contexts[-1].closed is None
 
 
 async def test_errors_map_to_the_tree(fake: FakeElevenLabs, make: Any) -> None:

@@ -74,6 +74,20 @@ from .http import require_key
 
 _LOG = logging.getLogger(__name__)
 _MAX_FRAME = 16 * 1024 * 1024
+_SECRET_HEADERS = frozenset({"xi-api-key", "authorization"})
+
+
+def _redact_headers(record: logging.LogRecord) -> bool:
+    """websockets logs every handshake header at DEBUG (``> name: value``): hide the key."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() in _SECRET_HEADERS:
+        record.args = (args[0], "[redacted]")
+    return True
+
+
+_WIRE_LOG = logging.getLogger(f"{__name__}.wire")
+"""The logger handed to websockets (its handshake lines, frames, closes), key redacted."""
+_WIRE_LOG.addFilter(_redact_headers)
 
 
 def _fingerprint(key: str) -> str:
@@ -156,7 +170,7 @@ class _Connection:
 
     async def _send(self, message: str) -> None:
         if self._closed_error is not None:
-            raise self._closed_error
+            raise self._closed_error.with_traceback(None)  # reused: no growing traceback
         try:
             await self._ws.send(message)
         except ConnectionClosed as exc:
@@ -168,7 +182,7 @@ class _Connection:
         async with self._slots:
             while len(self._contexts) >= MAX_CONTEXTS_PER_SOCKET:
                 if self._closed_error is not None:
-                    raise self._closed_error
+                    raise self._closed_error.with_traceback(None)  # reused: no growing traceback
                 self._purge_stale()
                 if len(self._contexts) < MAX_CONTEXTS_PER_SOCKET:
                     break
@@ -329,6 +343,24 @@ class _Connection:
             await asyncio.wait_for(asyncio.shield(self._done.wait()), timeout=wait)
         await self._ws.close()
 
+    async def abort(self) -> None:
+        """Close now, without ``close_socket``: the server drops what it was generating.
+
+        A flush already under way cannot be stopped any other way (§2.2: closing a context
+        lets its flush finish, and bills it), so a cancelled utterance costs this socket.
+        """
+        self._closing_by_us = True
+        with contextlib.suppress(ConnectionClosed):
+            await self._ws.close()
+        current = asyncio.current_task()
+        for task in (self._keeper, self._reader):
+            if task is not current:
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in (self._keeper, self._reader) if t is not current),
+            return_exceptions=True,
+        )
+
     async def aclose(self) -> None:
         try:
             await self._shutdown()
@@ -411,6 +443,10 @@ class WebSocketSession:
             if self._conn is not None and self._conn.is_open:
                 return False
             self._check_fatal()
+            if self._conn is not None:
+                # Still closing (its reader may be waiting for the close handshake): keep it
+                # where aclose() finds it, or its keep-alive task outlives the session.
+                self._old.add(self._conn)
             self._conn = await self._connect()
             return True
 
@@ -423,7 +459,9 @@ class WebSocketSession:
         if key_changed or (cooled and not isinstance(self._fatal, AuthenticationError)):
             self._fatal = None
             return
-        raise self._fatal
+        # The same error object is raised for every attempt: drop the traceback of the last
+        # raise, or each one would chain its frames onto it and hold them for good.
+        raise self._fatal.with_traceback(None)
 
     def _set_fatal(self, error: ProviderError, key: str) -> None:
         self._set_fatal_fingerprint(error, _fingerprint(key))
@@ -441,6 +479,7 @@ class WebSocketSession:
                 max_size=_MAX_FRAME,
                 close_timeout=2.0,
                 user_agent_header="VoxTray",
+                logger=_WIRE_LOG,
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -544,7 +583,18 @@ class WebSocketSession:
                 )
         finally:
             if not finished:
-                await asyncio.shield(conn.abandon(context))
+                # The listener left while the service was still generating: cut the socket
+                # so it stops (and stops billing), and open a fresh one for the next request.
+                await asyncio.shield(self._cut(conn))
+
+    async def _cut(self, conn: _Connection) -> None:
+        if conn is self._conn:
+            self._conn = None
+        self._old = {c for c in self._old if not c.finished}
+        self._old.add(conn)
+        await conn.abort()
+        if not self._closed and (self._reconnector is None or self._reconnector.done()):
+            self._reconnector = asyncio.create_task(self._reconnect(), name="elevenlabs-ws-warm")
 
     async def aclose(self) -> None:
         """Close the socket and cancel every task the session owns. Safe to call twice."""

@@ -110,7 +110,13 @@ class StreamInputApi:
             core.state.close_request(index)
             return core.error(401, "invalid_api_key", p.INVALID_KEY_MESSAGE)
         ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, timeout=2.0, autoping=True)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            # The client hung up during the handshake (a cancelled connect): the request
+            # ended there, whatever aiohttp raises for it (a reset, or cancelling us).
+            core.state.close_request(index, closed_by_client=True)
+            raise
         core.state.update_request(index, status=101)
         connection = core.state.open_connection(request.path, multi, key)
         session = SocketSession(core, request, ws, multi, connection, index, timeout, key)

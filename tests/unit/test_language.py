@@ -1,0 +1,82 @@
+"""Language per paragraph, inheritance for short ones, and the voice for each language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from voxtray.core.errors import SettingsError
+from voxtray.core.model import VoiceRef
+from voxtray.core.text.language import (
+    LanguageTracker,
+    LanguageVoices,
+    VoiceChooser,
+    detect_language,
+    paragraphs,
+    voice_for,
+)
+
+ENGLISH = "The quick brown fox jumps over the lazy dog while the farmer watches from the porch."
+FRENCH = "Le renard brun rapide saute par-dessus le chien paresseux pendant que le fermier regarde."
+GERMAN = "Der schnelle braune Fuchs springt über den faulen Hund, während der Bauer zuschaut."
+DEFAULT = VoiceRef("piper", "en_US-joe-medium")
+
+
+@pytest.mark.parametrize(("text", "language"), [(ENGLISH, "en"), (FRENCH, "fr"), (GERMAN, "de")])
+def test_paragraphs_are_detected(text: str, language: str) -> None:
+    assert detect_language(text) == language
+
+
+def test_detection_is_deterministic() -> None:
+    mixed = "Bonjour the world, this is ein Satz mixed up."
+    assert len({detect_language(mixed, min_chars=10) for _ in range(5)}) == 1
+
+
+def test_short_paragraphs_inherit_the_previous_language() -> None:
+    tracker = LanguageTracker(min_chars=40, default="en")
+    assert tracker.language_of("Oui.") == "en"  # nothing before: the default
+    assert tracker.language_of(FRENCH) == "fr"
+    assert tracker.language_of("Merci !") == "fr"
+    assert tracker.language_of(GERMAN) == "de"
+    assert tracker.language_of("12:30 — 14:00 " * 4) == "de"  # no letters: inherits
+
+
+def test_detection_can_be_switched_off() -> None:
+    tracker = LanguageTracker(enabled=False, default="en")
+    assert tracker.language_of(FRENCH) == "en"
+
+
+def test_paragraph_spans() -> None:
+    text = "one\n\n two\n  \nthree"
+    assert [text[a:b] for a, b in paragraphs(text)] == ["one", "two", "three"]
+
+
+def test_voice_for_a_mapped_and_an_unmapped_language() -> None:
+    mapping = {"fr": {"piper": "fr_FR-siwis-medium"}}
+    assert voice_for("fr", "piper", mapping, DEFAULT) == (
+        VoiceRef("piper", "fr_FR-siwis-medium"),
+        None,
+    )
+    voice, note = voice_for("fr", "elevenlabs", mapping, VoiceRef("elevenlabs", "Rachel"))
+    assert voice == VoiceRef("elevenlabs", "Rachel")
+    assert note == "No voice is set for French; the default voice reads it."
+
+
+def test_the_note_comes_once_per_language() -> None:
+    chooser = VoiceChooser(LanguageVoices("en", {"fr": {"piper": "fr_FR-siwis-medium"}}))
+    assert chooser.voice_for("en", DEFAULT) == (DEFAULT, None)  # the default voice's language
+    assert chooser.voice_for("fr", DEFAULT)[0].voice_id == "fr_FR-siwis-medium"
+    notes = [chooser.voice_for("de", DEFAULT)[1] for _ in range(3)]
+    assert notes == ["No voice is set for German; the default voice reads it.", None, None]
+    assert chooser.voice_for("es", DEFAULT)[1] is not None
+
+
+def test_languages_file(tmp_path: Path) -> None:
+    path = tmp_path / "languages.toml"
+    path.write_text('default_language = "en"\n[voices.fr]\npiper = "fr_FR-siwis-medium"\n')
+    loaded = LanguageVoices.load(path)
+    assert loaded.voices == {"fr": {"piper": "fr_FR-siwis-medium"}}
+    path.write_text("[voices.fr]\npiper = 3\n")
+    with pytest.raises(SettingsError, match=r"voices\.fr"):
+        LanguageVoices.load(path)
+    assert LanguageVoices.load(tmp_path / "missing.toml") == LanguageVoices()

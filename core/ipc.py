@@ -55,6 +55,11 @@ _LOG = logging.getLogger(__name__)
 
 SOCKET_NAME = "voxtray.sock"
 LOCK_NAME = "voxtray.lock"
+INSTANCE_MUTEX = "VoxTray.SingleInstance"
+"""The name of the Windows mutex that says "VoxTray runs in this session". The installer's
+``AppMutex`` (installer.iss, injected by packaging/build.py from here) waits for it to be gone
+before it replaces or removes the files. Only the name lives here so far: the Windows
+single-instance guard (named pipes, not implemented yet) is what should hold it."""
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Longest request line: text of that size is a book; longer input goes by ``file``."""
 DEFAULT_TIMEOUT = 5.0

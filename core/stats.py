@@ -155,6 +155,8 @@ class StatsSnapshot:
     """Wall-clock time of the snapshot (Unix seconds), so a saved one can say how old it is."""
     retries: int = 0
     """Segments tried again after a transient failure or a rate limit."""
+    output_suspended: bool = False
+    """The output stream is stopped for being idle (it costs no CPU until the next request)."""
     cache_hits: int = 0
     """Segments played from the audio cache: no request, nothing billed."""
     cache_misses: int = 0
@@ -212,6 +214,7 @@ class StatsSnapshot:
             warnings=reader.whole("warnings"),
             taken_at=reader.number("taken_at"),
             retries=reader.whole("retries"),
+            output_suspended=reader.flag("output_suspended"),
             cache_hits=reader.whole("cache_hits"),
             cache_misses=reader.whole("cache_misses"),
             fallbacks=reader.whole("fallbacks"),
@@ -323,6 +326,7 @@ class StatsRecorder:
             uptime_seconds=self._clock() - self._started,
             warnings=self._warnings,
             retries=self._retries,
+            output_suspended=bool(getattr(output, "suspended", False)),
             cache_hits=cache_hits,
             cache_misses=cache_misses,
             fallbacks=self._fallbacks,

@@ -22,6 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 APP_NAME = "VoxTray"
+APP_ID = "io.github.voxtray.VoxTray"
+"""The app id of pyproject.toml's ``[tool.voxtray]``, which names the installed icon (and the
+.desktop file and AppStream data in resources/linux/); tests/unit/test_packaging_metadata.py
+checks that the two agree."""
 DESKTOP_FILE = "voxtray.desktop"
 LAUNCH_AGENT_LABEL = "org.voxtray.VoxTray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -75,9 +79,9 @@ def desktop_entry(command: Sequence[str]) -> str:
         f"Name={APP_NAME}\n"
         "Comment=Reads the clipboard, selections and documents aloud\n"
         f"Exec={exec_line(command)}\n"
-        "Icon=voxtray\n"
+        f"Icon={APP_ID}\n"
         "Terminal=false\n"
-        "Categories=AudioVideo;Audio;Accessibility;\n"
+        "Categories=Utility;Accessibility;\n"
         "X-GNOME-Autostart-enabled=true\n"
     )
 

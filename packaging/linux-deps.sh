@@ -3,15 +3,20 @@
 # Idempotent and quiet when everything is there: `make run` and `make test` call it every time.
 set -euo pipefail
 
-# Run time: PortAudio (sounddevice), libsndfile (export), the ALSA->PulseAudio bridge.
-runtime=(libportaudio2 libsndfile1 libasound2-plugins python3-venv)
+# Run time: PortAudio (sounddevice), libsndfile (export), the ALSA->PulseAudio bridge, and the
+# libraries Qt's xcb platform plugin loads for the tray app (`make run`).
+runtime=(libportaudio2 libsndfile1 libasound2-plugins python3-venv libxkbcommon-x11-0
+  libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
+  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libgl1 libegl1 libfontconfig1 libdbus-1-3)
 # Tests: a private PulseAudio with a null sink and tools to record and analyse it; a real X
 # server with a tray host, input and clipboard tools; a real Secret Service for keyring tests;
-# the Qt xcb platform libraries.
+# the Qt xcb platform libraries; the validators of the .desktop file and the AppStream data;
+# ImageMagick for screenshots of the desktop under test.
 testing=(pulseaudio pulseaudio-utils alsa-utils sox xvfb xauth trayer xdotool x11-utils
   x11-xserver-utils xclip xsel dbus dbus-x11 gnome-keyring libsecret-tools libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
-  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libgl1 libegl1 libfontconfig1 libdbus-1-3)
+  libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libgl1 libegl1 libfontconfig1 libdbus-1-3
+  desktop-file-utils appstream imagemagick)
 
 wanted=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then wanted+=("${testing[@]}"); fi

@@ -39,6 +39,8 @@ class OutputCounters:
     """The output latency the device reported, in seconds (0 for sinks)."""
     xruns: int = 0
     """Times the device itself reported an output underflow (the callback was late)."""
+    suspended: bool = False
+    """The stream is stopped for being idle (no callbacks, no CPU) until the next utterance."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,8 @@ buffer); pause and the first audible sample lag by it, which is why it is not la
 """
 DEFAULT_PREBUFFER = 0.1
 """Seconds of audio the callback waits for before it starts (or restarts after running dry)."""
+IDLE_SUSPEND_SECONDS = 5.0
+"""Idle time after which the output stream is stopped (see ``_suspend_if_idle``)."""
 DEFAULT_BUFFER_SECONDS = 4.0
 """Ring size: how far the producer may run ahead of playback."""
 
@@ -97,6 +99,8 @@ class OutputStream(Protocol):
     def active(self) -> bool: ...
 
     def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
     def abort(self) -> None: ...
 
@@ -226,6 +230,7 @@ class Player:
         blocksize: int = 0,
         on_device_change: Callable[[str, str], None] | None = None,
         stream_factory: StreamFactory = open_sounddevice_stream,
+        idle_suspend: float | None = IDLE_SUSPEND_SECONDS,
     ) -> None:
         self._device = device
         self._requested_rate = sample_rate
@@ -235,6 +240,11 @@ class Player:
         self._blocksize = blocksize
         self._on_device_change = on_device_change
         self._factory = stream_factory
+        self._idle_suspend = idle_suspend
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._suspended = False
+        self.suspensions = 0
+        """Times the stream was stopped for being idle (tests and the stats look at it)."""
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: OutputStream | None = None
@@ -339,9 +349,55 @@ class Player:
         live = self._utterance
         if live is not None and not (live.ended or live.discarded):
             raise RuntimeError("the previous utterance is still being written")
+        self._wake_from_idle()
         self._utterance = _PlayerUtterance(self, self._loop)
         self._span = _Span(self._ring.frames_written)
         return self._utterance
+
+    # -- idle suspension (event loop) -------------------------------------------------------
+    #
+    # A running stream calls back every few milliseconds even when it only plays silence,
+    # which keeps a tray app that nobody uses at about 1 % of a core. After a few idle
+    # seconds the stream is stopped (not closed: the device stays ours and opens no faster
+    # for being closed) and started again by the next utterance, in well under a millisecond.
+
+    def _schedule_idle_check(self) -> None:
+        if self._idle_suspend is None or self._loop is None or self._closing:
+            return
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._idle_timer = self._loop.call_later(self._idle_suspend, self._suspend_if_idle)
+
+    def _suspend_if_idle(self) -> None:
+        self._idle_timer = None
+        stream = self._stream
+        if stream is None or self._suspended or self._closing:
+            return
+        live = self._utterance
+        busy = live is not None and not live.discarded and not live.finished.done()
+        if busy or self._ring.read_available or self._paused:
+            self._schedule_idle_check()  # still playing (or paused mid-way): look again later
+            return
+        self._suspended = True
+        self.suspensions += 1
+        try:
+            stream.stop()
+        except Exception as exc:  # a failing device is lost, as anywhere else
+            self._suspended = False
+            self._stream_lost(f"the stream failed while going idle: {exc}")
+
+    def _wake_from_idle(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        stream = self._stream
+        if not self._suspended or stream is None:
+            return
+        self._suspended = False
+        try:
+            stream.start()
+        except Exception as exc:
+            self._stream_lost(f"the stream failed to start again: {exc}")
 
     def counters(self) -> OutputCounters:
         stream = self._stream
@@ -353,10 +409,14 @@ class Player:
             sample_rate=self._rate,
             latency=float(stream.latency) if stream is not None else 0.0,
             xruns=self._xruns,
+            suspended=self._suspended,
         )
 
     async def aclose(self) -> None:
         self._closing = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         if self._utterance is not None:
             self._utterance.discard()
         stream, self._stream = self._stream, None
@@ -425,7 +485,7 @@ class Player:
         self._span = None
         self._wake_writer()
         stream = self._stream
-        if stream is None:
+        if stream is None or self._suspended:
             return
         try:
             stream.abort()  # drops what PortAudio and the server hold, not only our ring
@@ -445,8 +505,8 @@ class Player:
 
     def _check_stream_stopped(self) -> None:
         stream = self._stream
-        if self._closing or stream is None or stream.active:
-            return  # we stopped it ourselves (and restarted it), or we are closing
+        if self._closing or self._suspended or stream is None or stream.active:
+            return  # we stopped it ourselves (idle, or restarted it), or we are closing
         self._stream_lost(f"{self._device_name} stopped unexpectedly")
 
     def _stream_lost(self, reason: str) -> None:
@@ -594,6 +654,7 @@ class _PlayerUtterance:
         if self.ended or self.discarded:
             return
         self.ended = True
+        self._player._schedule_idle_check()
         player, ring = self._player, self._player._ring
         if self._resampler is not None:
             tail = self._resampler.flush()
@@ -622,6 +683,7 @@ class _PlayerUtterance:
             fut.cancel()
         if was_playing:
             self._player._drop(self)
+        self._player._schedule_idle_check()
 
     def fail(self, error: BaseException) -> None:
         """The device went away for good: ``first_sound`` and ``finished`` raise ``error``.

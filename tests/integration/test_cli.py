@@ -27,6 +27,10 @@ def home(tmp_path: Path) -> dict[str, str]:
         folder.mkdir()
         env[f"XDG_{name}_HOME"] = str(folder)
     env.pop("ELEVENLABS_API_KEY", None)
+    runtime = tmp_path / "runtime"  # no tray app of the developer's session is reached
+    runtime.mkdir(mode=0o700)
+    runtime.chmod(0o700)
+    env["XDG_RUNTIME_DIR"] = str(runtime)
     return env
 
 
@@ -224,3 +228,63 @@ def test_broken_settings_are_reported_by_line_and_left_alone(home: dict[str, str
     assert result.returncode == 0, result.stderr
     assert "settings.toml" in result.stderr and "line 3" in result.stderr
     assert settings.read_bytes() == broken
+
+
+def test_tray_without_a_display_points_to_the_command_line(home: dict[str, str]) -> None:
+    env = {k: v for k, v in home.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.pop("QT_QPA_PLATFORM", None)
+    result = voxtray(env)
+    assert result.returncode == 1
+    assert "no graphical display" in result.stderr
+    assert 'voxtray speak "text"' in result.stderr
+    assert "qt." not in result.stderr.lower()  # Qt never got to complain
+
+
+@pytest.mark.parametrize("command", ["stop", "pause", "resume", "skip", "read-clipboard", "quit"])
+def test_control_commands_need_a_running_tray_app(home: dict[str, str], command: str) -> None:
+    result = voxtray(home, command)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "voxtray: VoxTray is not running (start it with `voxtray`)."
+
+
+def test_speak_hands_over_to_a_running_instance(home: dict[str, str], tmp_path: Path) -> None:
+    """A stand-in instance (the real channel, a recording handler) receives the request."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Some notes.\n")
+    code = (
+        "import asyncio, json, sys\n"
+        "from voxtray.core.ipc import InstanceServer\n"
+        "async def main():\n"
+        "    done = asyncio.Event()\n"
+        "    async def handler(command):\n"
+        "        print(json.dumps(command), flush=True)\n"
+        "        if command['cmd'] == 'quit':\n"
+        "            done.set()\n"
+        "        return {'request_id': 7}\n"
+        "    async with InstanceServer(handler):\n"
+        "        print('ready', flush=True)\n"
+        "        await done.wait()\n"
+        "asyncio.run(main())\n"
+    )
+    instance = subprocess.Popen(
+        [sys.executable, "-c", code], env=home, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert instance.stdout is not None
+        assert instance.stdout.readline().strip() == "ready"
+        spoken = voxtray(home, "speak", "--interrupt", "--rate", "1.25", "Hello", "there.")
+        assert spoken.returncode == 0, spoken.stderr
+        filed = voxtray(home, "speak", "--file", str(notes))
+        assert filed.returncode == 0, filed.stderr
+        piped = voxtray(home, "speak", "-", stdin=b"From stdin.")
+        assert piped.returncode == 0, piped.stderr
+        assert voxtray(home, "quit").returncode == 0
+        received = [json.loads(instance.stdout.readline()) for _ in range(4)]
+    finally:
+        instance.wait(timeout=30)
+    assert received == [
+        {"cmd": "speak", "interrupt": True, "rate": 1.25, "text": "Hello there."},
+        {"cmd": "speak", "interrupt": False, "rate": 1.0, "file": str(notes.resolve())},
+        {"cmd": "speak", "interrupt": False, "rate": 1.0, "text": "From stdin."},
+        {"cmd": "quit"},
+    ]

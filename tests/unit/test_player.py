@@ -32,10 +32,17 @@ class FakeStream:
     active: bool = False
     closed: bool = False
     calls: list[str] = field(default_factory=list)
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
         self.calls.append("start")
         self.active = True
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+        self.active = False
+        self.stopped.set()
+        self.spec.finished_callback()  # PortAudio reports every stop, ours included
 
     def abort(self) -> None:
         self.calls.append("abort")
@@ -319,3 +326,53 @@ async def test_a_missing_device_names_voxtray_devices() -> None:
     with pytest.raises(NoOutputDeviceError, match="voxtray devices") as info:
         await player.open()
     assert info.value.__cause__ is not None
+
+
+async def test_an_idle_stream_stops_and_the_next_utterance_starts_it() -> None:
+    """Idle, the callback must not run at all (a tray app nobody uses costs no CPU)."""
+    factory = Factory()
+    changes: list[tuple[str, str]] = []
+    player = Player(
+        prebuffer=0.0,
+        buffer_seconds=0.25,
+        stream_factory=factory,
+        idle_suspend=0.05,
+        on_device_change=lambda device, reason: changes.append((device, reason)),
+    )
+    await player.open()
+    try:
+        utt = player.start_utterance()
+        await utt.write(pcm(steps(300)))
+        utt.end()
+        factory.stream.pull(512)
+        await settle()
+        assert utt.finished.done()
+        await asyncio.wait_for(factory.stream.stopped.wait(), timeout=5)
+        await settle()
+        assert not factory.stream.active
+        assert player.suspensions == 1
+        assert changes == []  # our own stop is not a lost device
+        again = player.start_utterance()
+        assert factory.stream.active and factory.stream.calls[-1] == "start"
+        await again.write(pcm(steps(200)))
+        again.end()
+        out = factory.stream.pull(256)
+        np.testing.assert_array_equal(out[:200], steps(200))
+    finally:
+        await player.aclose()
+
+
+async def test_a_paused_or_playing_stream_is_not_suspended() -> None:
+    factory = Factory()
+    player = Player(prebuffer=0.0, buffer_seconds=0.25, stream_factory=factory, idle_suspend=0.02)
+    await player.open()
+    try:
+        utt = player.start_utterance()
+        await utt.write(pcm(steps(2000)))
+        utt.end()
+        player.pause()
+        await asyncio.sleep(0.1)  # five idle periods: a paused utterance must keep its stream
+        assert "stop" not in factory.stream.calls
+        assert player.suspensions == 0
+    finally:
+        await player.aclose()

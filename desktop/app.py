@@ -1,0 +1,537 @@
+"""The tray app: a QApplication on the qasync loop, wiring the narrator to the tray, the
+hotkeys, the windows and the single-instance channel.
+
+Start-up order matters:
+
+1. the single-instance server first: if another VoxTray of this user already runs, nothing
+   else is started (no second sound card stream);
+2. the narrator (opens the output, warms the voice in the background);
+3. tray icon, hotkeys, first-run drop window; then the server starts answering (commands that
+   arrived meanwhile wait for :attr:`TrayApp.ready`).
+
+Shutdown (Quit, ``voxtray quit``, SIGTERM, SIGINT) runs the same path in reverse: hotkeys
+released, the server closed (a ``quit`` reply is still delivered), the statistics saved for
+``voxtray stats``, the narrator closed (its tasks, the audio stream and the voice threads), the
+icon hidden. Every task the app starts is owned here and cancelled and awaited on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QWidget
+from voxtray.core.engine import build_narrator, default_providers
+from voxtray.core.errors import (
+    AlreadyRunningError,
+    InputError,
+    InstanceUnavailableError,
+    VoxTrayError,
+)
+from voxtray.core.ipc import Command, InstanceServer, Reply
+from voxtray.core.model import Priority, RequestId, SpeakRequest, Voice, VoiceRef
+from voxtray.core.narrator import Narrator, RequestHandle
+from voxtray.core.paths import atomic_write, last_stats_file, state_dir
+from voxtray.core.providers.registry import ProviderRegistry
+from voxtray.core.settings import Settings, load_settings, save_settings
+from voxtray.core.stats import save_snapshot
+from voxtray.core.text.readers import probe_text
+
+from .autostart import APP_ID
+from .bridge import NarratorBridge, TrayState
+from .clipboard import ClipboardEmptyError, Source, read_text
+from .notices import Level, Notice, Notifier
+from .tray import TrayIcon, state_icon
+from .windows.drop import DropWindow
+
+_LOG = logging.getLogger("voxtray.desktop")
+
+WELCOMED_FILE = "welcomed"
+"""A marker in the state dir: the drop window was shown once, on the first run."""
+
+
+def display_problem(
+    environ: Mapping[str, str] | None = None, platform: str | None = None
+) -> str | None:
+    """Why no window can be shown here, as a sentence; ``None`` when a display is there."""
+    env = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if platform in ("win32", "darwin") or env.get("QT_QPA_PLATFORM"):
+        return None  # a desktop session, or a platform chosen on purpose (offscreen, vnc…)
+    if env.get("WAYLAND_DISPLAY"):
+        return None
+    display = env.get("DISPLAY")
+    if not display:
+        return "There is no graphical display here (neither DISPLAY nor WAYLAND_DISPLAY is set)."
+    try:
+        from Xlib import display as xdisplay
+        from Xlib import error as xerror
+    except ImportError:  # python-xlib is a Linux dependency; elsewhere Qt will tell
+        return None
+    try:
+        xdisplay.Display(display).close()
+    except (xerror.DisplayError, OSError, xerror.XError) as exc:
+        return f"The X display {display} cannot be reached ({exc})."
+    return None
+
+
+class TrayApp(QObject):
+    """The running app. ``await run()`` returns the exit code when the user quits."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        narrator: Narrator | None = None,
+        providers: ProviderRegistry | None = None,
+        instance_dir: Path | None = None,
+        hotkeys: bool = True,
+        save: bool = True,
+        warnings: tuple[str, ...] = (),
+        notice_window: float = 5.0,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self._providers = providers or default_providers(settings)
+        self.narrator = narrator or build_narrator(settings, providers=self._providers)
+        self._save = save
+        self._use_hotkeys = hotkeys
+        self._warnings = warnings
+        self.server = InstanceServer(self.handle_command, directory=instance_dir)
+        self._serving = False
+        self.ready = asyncio.Event()
+        self._quit = asyncio.Event()
+        self._voices_task: asyncio.Task[None] | None = None
+        self.hotkeys: Any = None  # a HotkeyBackend, when the session has one
+        self.bridge = NarratorBridge(self.narrator, self)
+        self.tray = TrayIcon(self.narrator.queue, self)
+        self.notifier = Notifier(self._show_notice, window=notice_window, parent=self)
+        self.drop = DropWindow()
+        self.drop.setWindowIcon(state_icon(TrayState.IDLE))
+        self.stats_window: QWidget | None = None
+        self.settings_dialog: QWidget | None = None
+        self._connect()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        try:
+            await self.start()
+        except AlreadyRunningError:
+            print("voxtray: VoxTray is already running.", file=sys.stderr)
+            await self.shutdown()
+            return 0
+        try:
+            await self._quit.wait()
+        finally:
+            await self.shutdown()
+        return 0
+
+    async def start(self) -> None:
+        """Everything up, in the order of the module docstring. Raises AlreadyRunningError."""
+        try:
+            await self.server.start()
+            self._serving = True
+        except InstanceUnavailableError as error:
+            _LOG.warning("%s", error)
+        try:
+            await self.narrator.start()
+        except VoxTrayError as error:
+            self.bridge.report_error()
+            self.notify("VoxTray cannot speak", str(error))
+        self.tray.set_state(self.bridge.state)
+        self.tray.set_speed(self.settings.voice.rate)
+        self.tray.show()
+        if self._use_hotkeys:
+            self._start_hotkeys()
+        for warning in self._warnings:
+            self.notify("VoxTray settings", warning, Level.WARNING)
+        if self._first_run():
+            self.drop.show_and_raise()
+        self.ready.set()
+        _LOG.info("VoxTray is ready (tray available: %s)", self.tray_available())
+
+    def quit(self) -> None:
+        self._quit.set()
+
+    async def shutdown(self) -> None:
+        task, self._voices_task = self._voices_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.hotkeys is not None:
+            self.hotkeys.close()
+            self.hotkeys = None
+        self.notifier.stop()
+        if self._serving:
+            self._serving = False
+            await self.server.aclose()
+        if self.ready.is_set():
+            with contextlib.suppress(OSError):
+                save_snapshot(self.narrator.stats(), last_stats_file())
+        self.bridge.close()
+        await self.narrator.aclose()
+        self.tray.hide()
+        for window in (self.drop, self.stats_window, self.settings_dialog):
+            if window is not None:
+                window.close()
+
+    def load_voices(self) -> None:
+        """Fill Voice ▸ in the background, once, the first time the menu opens.
+
+        Not at start-up: a cloud provider lists its voices over the network and reads its key
+        from the keyring, and neither may delay the tray icon or the first hotkey.
+        """
+        if self._voices_task is None and self.ready.is_set():
+            self._voices_task = asyncio.get_running_loop().create_task(self._load_voices())
+
+    def dispose(self) -> None:
+        """After :meth:`shutdown`: delete the windows and the icon (Qt objects) right away."""
+        for window in (self.drop, self.stats_window, self.settings_dialog):
+            if window is not None:
+                window.deleteLater()
+        self.stats_window = self.settings_dialog = None
+        self.tray.deleteLater()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+    def tray_available(self) -> bool:
+        from PySide6.QtWidgets import QSystemTrayIcon
+
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
+    # -- actions (menu, hotkeys, drop window, other processes) ----------------------------------
+
+    def speak(
+        self,
+        *,
+        text: str | None = None,
+        source: Path | None = None,
+        interrupt: bool = False,
+        rate: float | None = None,
+        voice: VoiceRef | None = None,
+    ) -> RequestHandle:
+        """Queue a request with the user's rate; raises VoxTrayError (empty text…)."""
+        if self.narrator.paused and interrupt:
+            self.bridge.resume()  # "read now" means now
+        request = SpeakRequest(
+            text=text,
+            source=source,
+            priority=Priority.HIGH if interrupt else Priority.NORMAL,
+            voice=voice,
+            interrupt=interrupt,
+            rate=self.settings.voice.rate if rate is None else rate,
+        )
+        try:
+            return self.narrator.speak(request)
+        except RuntimeError as exc:  # the output never opened: the narrator is not running
+            raise VoxTrayError("VoxTray cannot speak: the audio output is not open.") from exc
+
+    def read_clipboard(self, source: Source = "clipboard", *, interrupt: bool) -> RequestHandle:
+        """Read the clipboard or the selection; raises ClipboardEmptyError or VoxTrayError."""
+        return self.speak(text=read_text(source), interrupt=interrupt)
+
+    def read_now(self) -> RequestHandle | None:
+        keys = self.settings.hotkeys
+        interrupt = keys.read_now_while_playing == "interrupt"
+        source: Source = "selection" if keys.read_now_source == "selection" else "clipboard"
+        return self._user_action(lambda: self.read_clipboard(source, interrupt=interrupt))
+
+    def read_next(self) -> RequestHandle | None:
+        source: Source = (
+            "selection" if self.settings.hotkeys.read_now_source == "selection" else "clipboard"
+        )
+        return self._user_action(lambda: self.read_clipboard(source, interrupt=False))
+
+    def _user_action(self, action: Callable[[], RequestHandle]) -> RequestHandle | None:
+        """Run a user's action; what goes wrong becomes a notice, never an exception."""
+        try:
+            return action()
+        except ClipboardEmptyError as empty:
+            self.notify("Nothing to read", str(empty), Level.INFO)
+        except VoxTrayError as error:
+            self.notify("VoxTray could not read that", str(error))
+        return None
+
+    def choose_voice(self, voice: VoiceRef) -> None:
+        self.narrator.default_voice = voice
+        self._store(
+            self.settings.replace(
+                voice=self.settings.voice.replace(
+                    provider=voice.provider, voice=voice.voice_id or ""
+                )
+            )
+        )
+        self.tray.set_current_voice(voice)
+
+    def choose_speed(self, rate: float) -> None:
+        self._store(self.settings.replace(voice=self.settings.voice.replace(rate=rate)))
+        self.tray.set_speed(rate)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """New settings from the settings dialog: store them and apply what can be live."""
+        hotkeys_changed = settings.hotkeys != self.settings.hotkeys
+        self._store(settings)
+        self.narrator.default_voice = settings.voice.ref
+        self.narrator.volume = settings.audio.volume
+        self.tray.set_current_voice(settings.voice.ref)
+        self.tray.set_speed(settings.voice.rate)
+        if hotkeys_changed and self.hotkeys is not None:
+            self._register_hotkeys()
+
+    def notify(self, title: str, message: str, level: Level = Level.ERROR) -> None:
+        self.notifier.notify(title, message, level)
+
+    def show_stats(self) -> None:
+        if self.stats_window is None:
+            try:
+                from .windows.stats import StatsWindow
+            except ImportError as exc:  # pragma: no cover - only while the window is missing
+                self.notify("Stats", f"The stats window is not available ({exc}).")
+                return
+            self.stats_window = StatsWindow(self.narrator.stats, self.narrator.queue, self._cancel)
+        self.stats_window.show()
+        self.stats_window.raise_()
+        self.stats_window.activateWindow()
+
+    def show_settings(self) -> None:
+        if self.settings_dialog is None:
+            try:
+                from .windows.settings import SettingsDialog
+            except ImportError as exc:  # pragma: no cover - only while the dialog is missing
+                self.notify("Settings", f"The settings dialog is not available ({exc}).")
+                return
+            dialog = SettingsDialog(self.settings)
+            dialog.saved.connect(self.apply_settings)
+            dialog.finished.connect(self._settings_closed)
+            self.settings_dialog = dialog
+        self.settings_dialog.show()
+        self.settings_dialog.raise_()
+        self.settings_dialog.activateWindow()
+
+    def _settings_closed(self, _result: int = 0) -> None:
+        dialog, self.settings_dialog = self.settings_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()  # the next one opens with the settings as they are then
+
+    # -- the single-instance channel ----------------------------------------------------------
+
+    async def handle_command(self, command: Command) -> Reply:
+        await self.ready.wait()
+        name = command["cmd"]
+        if name == "speak":
+            return self._remote_speak(command)
+        if name == "read-clipboard":
+            keys = self.settings.hotkeys
+            source: Source = "selection" if keys.read_now_source == "selection" else "clipboard"
+            interrupt = keys.read_now_while_playing == "interrupt"
+            try:
+                handle = self.read_clipboard(source, interrupt=interrupt)
+            except ClipboardEmptyError as empty:
+                self.notify("Nothing to read", str(empty), Level.INFO)
+                raise InputError(str(empty)) from None
+            return {"request_id": int(handle.request_id)}
+        if name == "stop":
+            return {"canceled": self.bridge.stop()}
+        if name == "pause":
+            self.bridge.pause()
+        elif name == "resume":
+            self.bridge.resume()
+        elif name == "skip":
+            return {"skipped": self.narrator.skip()}
+        elif name == "show":
+            self.drop.show_and_raise()
+        elif name == "stats":
+            return {"stats": self.narrator.stats().as_dict()}
+        elif name == "quit":
+            self.quit()
+        return {}
+
+    def _remote_speak(self, command: Command) -> Reply:
+        source = Path(command["file"]) if command.get("file") is not None else None
+        if source is not None:
+            probe_text(source)  # a missing or binary file is refused now, by name
+        voice = command.get("voice")
+        handle = self.speak(
+            text=command.get("text"),
+            source=source,
+            interrupt=bool(command.get("interrupt", False)),
+            rate=float(command.get("rate", self.settings.voice.rate)),
+            voice=VoiceRef.parse(voice, self.settings.voice.provider) if voice else None,
+        )
+        return {"request_id": int(handle.request_id)}
+
+    # -- wiring -------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        bridge, tray, drop = self.bridge, self.tray, self.drop
+        bridge.stateChanged.connect(tray.set_state)
+        bridge.failed.connect(
+            lambda _id, reason, _permanent: self.notify("VoxTray could not read that", reason)
+        )
+        bridge.fellBack.connect(
+            lambda _id, _from, to, reason: self.notify(
+                "VoxTray switched voices", f"{reason} Going on with the {to} voice.", Level.WARNING
+            )
+        )
+        bridge.warning.connect(lambda _id, message: self.notify("VoxTray", message, Level.WARNING))
+        bridge.deviceChanged.connect(
+            lambda device, reason: self.notify(
+                "Audio output changed", f"Now playing on {device}: {reason}", Level.INFO
+            )
+        )
+        tray.readClipboard.connect(
+            lambda: self._user_action(lambda: self.read_clipboard("clipboard", interrupt=True))
+        )
+        tray.readSelection.connect(
+            lambda: self._user_action(lambda: self.read_clipboard("selection", interrupt=True))
+        )
+        tray.pauseToggled.connect(bridge.toggle_pause)
+        tray.skip.connect(self.narrator.skip)
+        tray.stop.connect(bridge.stop)
+        tray.cancel.connect(self._cancel)
+        tray.voiceChosen.connect(self.choose_voice)
+        tray.speedChosen.connect(self.choose_speed)
+        tray.openFile.connect(drop.choose_file)
+        tray.showDropWindow.connect(drop.show_and_raise)
+        tray.showStats.connect(self.show_stats)
+        tray.showSettings.connect(self.show_settings)
+        tray.quit.connect(self.quit)
+        tray.voice_menu.aboutToShow.connect(self.load_voices)
+        drop.fileDropped.connect(lambda path: self._user_action(lambda: self.speak(source=path)))
+        drop.textDropped.connect(lambda text: self._user_action(lambda: self.speak(text=text)))
+        drop.rejected.connect(lambda message: self.notify("Not queued", message, Level.WARNING))
+
+    def _cancel(self, request_id: int) -> None:
+        self.narrator.cancel(RequestId(request_id))
+
+    def _show_notice(self, notice: Notice) -> None:
+        _LOG.warning("notice: %s: %s", notice.title, notice.message)
+        if self.tray_available() and self.tray.is_visible():
+            self.tray.show_notice(notice)
+        else:  # no tray host (some GNOME sessions): the drop window is the app's face
+            self.drop.status.setText(f"{notice.title}: {notice.message}")
+            self.drop.show_and_raise()
+
+    def _start_hotkeys(self) -> None:
+        try:
+            from .hotkeys.base import create_hotkey_backend, hotkeys_unavailable_reason
+        except ImportError as exc:  # pragma: no cover - only while the backends are missing
+            _LOG.warning("Global hotkeys are not available: %s", exc)
+            return
+        self.hotkeys = create_hotkey_backend()
+        if self.hotkeys is None:
+            reason = hotkeys_unavailable_reason() or "this session offers none"
+            self.notify(
+                "Global hotkeys are off",
+                f"Global hotkeys are not available: {reason}. Bind `voxtray read-clipboard`, "
+                "`voxtray stop` and the other commands to keys in your desktop's settings.",
+                Level.WARNING,
+            )
+            return
+        self._register_hotkeys()
+
+    def _register_hotkeys(self) -> None:
+        from .hotkeys.base import HotkeyUnavailableError, InvalidHotkeyError
+
+        backend = self.hotkeys
+        backend.unregister_all()
+        keys = self.settings.hotkeys
+        actions: dict[str, Callable[[], object]] = {
+            keys.read_now: self.read_now,
+            keys.read_next: self.read_next,
+            keys.stop: self.bridge.stop,
+            keys.pause: self.bridge.toggle_pause,
+            keys.skip: self.narrator.skip,
+        }
+        problems = []
+        for combo, action in actions.items():
+            if not combo:
+                continue  # turned off
+            try:
+                backend.register(combo, action)
+            except HotkeyUnavailableError as taken:
+                problems.append(str(taken))
+            except InvalidHotkeyError as invalid:
+                problems.append(f"{combo} cannot be used: {invalid}")
+        if problems:
+            self.notify("Hotkey not available", "; ".join(problems) + ".", Level.WARNING)
+
+    async def _load_voices(self) -> None:
+        voices: list[Voice] = []
+        for provider_id in self._providers.ids:
+            try:
+                voices.extend(await self._providers.get(provider_id).voices())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one provider's failure hides its voices, not the menu
+                _LOG.info("No voices from %s: %s", provider_id, exc)
+        self.tray.set_voices(voices, self.narrator.default_voice)
+
+    def _store(self, settings: Settings) -> None:
+        self.settings = settings
+        if not self._save:
+            return
+        try:
+            save_settings(settings)
+        except VoxTrayError as error:
+            self.notify("Settings not saved", str(error), Level.WARNING)
+
+    def _first_run(self) -> bool:
+        marker = state_dir() / WELCOMED_FILE
+        if marker.exists():
+            return False
+        with contextlib.suppress(OSError):
+            atomic_write(marker, b"")
+        return True
+
+
+def run(*, verbose: bool = False, argv: list[str] | None = None, hard_exit: bool = True) -> int:
+    """Start the tray app and run it until the user quits; the process exit code.
+
+    With ``hard_exit`` (the ``voxtray`` command), the process ends here, after the clean
+    shutdown, without the interpreter's final garbage collection: with PySide6 6.12, once a
+    global hotkey has fired, that collection can abort in a C extension ("none_dealloc"),
+    turning a clean quit into SIGABRT. Everything that matters (narrator, audio stream, socket,
+    statistics, hotkey grabs) is closed and flushed before.
+    """
+    import qasync
+
+    del verbose  # logging is configured by the command line
+    app = QApplication.instance() or QApplication(argv or ["voxtray"])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("VoxTray")
+    app.setDesktopFileName(APP_ID)  # Wayland matches windows to the launcher and icon by it
+    app.setQuitOnLastWindowClosed(False)  # closing a window leaves the tray running
+    app.setWindowIcon(state_icon(TrayState.IDLE))
+    loaded = load_settings()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        tray_app = TrayApp(loaded.settings, warnings=loaded.warnings)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):  # Windows: no Unix signals
+                loop.add_signal_handler(signum, tray_app.quit)
+        code: int = loop.run_until_complete(tray_app.run())
+        tray_app.dispose()
+    asyncio.set_event_loop(None)
+    # Destroy the Qt objects now, children before the application, while the interpreter is
+    # whole: left to the garbage collector at exit, PySide frees them in no particular order.
+    del tray_app
+    gc.collect()
+    app.shutdown()
+    if hard_exit:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -1,0 +1,364 @@
+"""The tray app as a user runs it: a real X server with a tray host, real hotkeys, real sound.
+
+``voxtray`` (no arguments) is started as a process on a private Xvfb with trayer, a private
+session bus and the private PulseAudio null sink. The tests set the clipboard with xclip, press
+the real global hotkeys with xdotool, drag a file onto the drop window through XDND, run
+``voxtray speak`` in a second process, and record the sink's monitor to check what came out.
+The tone voice speaks where only timing and order matter; the Piper voice speaks once.
+
+Figures (start to tray icon, hotkey to first sound, stop to silence, idle CPU) are written to
+``artifacts/tray-figures.json`` and screenshots to ``artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from voxtray.core.ipc import send_command
+
+from tests.harness.desktop import DesktopSession
+from tests.harness.pulse import HarnessError, PulseServer, Recording, _die_with_parent
+from tests.harness.signal import db, dominant_frequency, sound_spans
+
+pytestmark = [
+    pytest.mark.sound,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Xvfb and trayer: Linux"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+FIGURES = ARTIFACTS / "tray-figures.json"
+DROP_TITLE = "VoxTray — drop here to read aloud"
+TAKEN_COMBO = "Ctrl+Alt+P"  # grabbed by another client before VoxTray starts
+LONG_TEXT = " ".join(["This sentence keeps the tone voice busy for a good while."] * 6)
+
+SETTINGS = """\
+[voice]
+provider = "tone"
+voice = "440"
+"""
+
+GRABBER = """\
+import sys
+from Xlib import X, XK
+from Xlib.display import Display
+d = Display()
+code = d.keysym_to_keycode(XK.string_to_keysym("p"))
+for extra in (0, X.LockMask, X.Mod2Mask, X.LockMask | X.Mod2Mask):
+    d.screen().root.grab_key(code, X.ControlMask | X.Mod1Mask | extra, True,
+                             X.GrabModeAsync, X.GrabModeAsync)
+d.sync()
+print("grabbed", flush=True)
+sys.stdin.read()
+"""
+
+
+@dataclass
+class RunningApp:
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    log: Path
+    instance: Path
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def ask(self, command: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        reply = send_command(command, directory=self.instance, timeout=timeout)
+        assert reply is not None, "the tray app is not answering"
+        return reply
+
+    def stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = self.ask({"cmd": "stats"})["stats"]
+        return stats
+
+    def idle(self, timeout: float = 30.0) -> None:
+        """Wait until nothing plays or waits (asked over the app's own channel)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if stats["current_request"] is None and stats["queue_size"] == 0:
+                return
+            assert time.monotonic() < deadline, f"still busy: {stats}"
+            time.sleep(0.02)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def voxtray(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "voxtray.core.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def desktop() -> Iterator[DesktopSession]:
+    try:
+        session = DesktopSession.start()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+@pytest.fixture(scope="module")
+def app(desktop: DesktopSession, pulse: PulseServer) -> Iterator[RunningApp]:
+    """``voxtray`` started as a user would, with another client holding Ctrl+Alt+P."""
+    env = dict(desktop.env)
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PULSE_")})
+    env.pop("ELEVENLABS_API_KEY", None)
+    settings = Path(env["XDG_CONFIG_HOME"]) / "voxtray" / "settings.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(SETTINGS)
+    grabber = subprocess.Popen(
+        [sys.executable, "-c", GRABBER],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        preexec_fn=_die_with_parent,
+    )
+    assert grabber.stdout is not None and grabber.stdout.readline().strip() == b"grabbed"
+    log = desktop.root / "app.log"
+    started = time.monotonic()
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "voxtray.core.cli", "-v"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+    running = RunningApp(process, env, log, Path(env["XDG_RUNTIME_DIR"]) / "voxtray")
+    try:
+        desktop.wait_for(
+            lambda: desktop.tray_icon("VoxTray") or process.poll() is not None,
+            30.0,
+            "the tray icon never appeared",
+        )
+        assert process.poll() is None, running.log_text()
+        running.figures["start_to_tray_icon_s"] = round(time.monotonic() - started, 3)
+        desktop.wait_for(
+            lambda: send_command({"cmd": "stats"}, directory=running.instance) is not None,
+            30.0,
+            "the tray app never answered",
+        )
+        running.figures["start_to_ready_s"] = round(time.monotonic() - started, 3)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.terminate()  # the SIGTERM path: a clean shutdown too
+            process.wait(timeout=15)
+        assert grabber.stdin is not None
+        grabber.stdin.close()
+        grabber.wait(timeout=5)
+        ARTIFACTS.mkdir(exist_ok=True)
+        FIGURES.write_text(json.dumps(running.figures, indent=2) + "\n")
+        (ARTIFACTS / "tray-app.log").write_bytes(log.read_bytes())
+        print(f"tray figures: {running.figures}")
+
+
+def last_sound_end(recording: Recording) -> float:
+    """Monotonic time at which the last audible stretch of the recording ended."""
+    spans = sound_spans(recording.samples, recording.rate, threshold=db(-40))
+    assert spans, "nothing was heard"
+    return recording.start + spans[-1].end
+
+
+def test_tray_icon_is_embedded_and_the_taken_hotkey_is_named(
+    app: RunningApp, desktop: DesktopSession
+) -> None:
+    icon = desktop.tray_icon("VoxTray")
+    assert icon is not None and icon.width > 1
+    assert any('("voxtray"' in line for line in desktop.tray_clients())
+    desktop.wait_for(
+        lambda: f"{TAKEN_COMBO} is already taken by another application" in app.log_text(),
+        10.0,
+        f"no notice named {TAKEN_COMBO}:\n{app.log_text()[-2000:]}",
+    )
+    desktop.screenshot(SCREENSHOTS / "hotkey-taken-notice.png")
+
+
+def test_hotkey_reads_the_clipboard_and_shut_up_silences(
+    app: RunningApp, desktop: DesktopSession, pulse: PulseServer
+) -> None:
+    latencies = []
+    with desktop.clipboard("Hello from the clipboard."):
+        for _ in range(10):
+            with pulse.recorder() as recorder:
+                pressed = desktop.press("ctrl+alt+r")
+                assert recorder.wait_for_sound(0.05, timeout=10), "the hotkey made no sound"
+                latencies.append(time.monotonic() - pressed)
+            app.idle()
+    app.figures["hotkey_to_first_sound_p50_s"] = round(statistics.median(latencies), 3)
+    app.figures["hotkey_to_first_sound_max_s"] = round(max(latencies), 3)
+    assert statistics.median(latencies) < 1.0
+
+    with desktop.clipboard(LONG_TEXT), pulse.recorder() as recorder:
+        desktop.press("ctrl+alt+r")
+        assert recorder.wait_for_sound(0.05, timeout=10)
+        stopped = desktop.press("ctrl+alt+s")
+        app.idle()
+    silence_after = last_sound_end(recorder.result) - stopped
+    app.figures["shut_up_to_silence_s"] = round(silence_after, 3)
+    assert silence_after < 0.1, f"sound went on {silence_after:.3f} s after shut-up"
+    heard = recorder.result.samples
+    assert len(heard) / recorder.result.rate < 30  # it did not play the whole long text
+
+
+def test_voxtray_speak_in_a_second_process_is_spoken_by_the_instance(
+    app: RunningApp, pulse: PulseServer
+) -> None:
+    before = app.stats()["total_requests"]
+    with pulse.recorder() as recorder:
+        asked = time.monotonic()
+        done = app.voxtray("speak", "--voice", "tone:660", "Handed over to the tray.")
+        handed = time.monotonic() - asked
+        assert done.returncode == 0, done.stderr
+        assert recorder.wait_for_sound(0.05, timeout=10)
+        app.idle()
+    assert app.stats()["total_requests"] == before + 1
+    assert handed < 5.0  # the CLI returned on acceptance (no model, no sound card of its own)
+    spans = sound_spans(recorder.result.samples, recorder.result.rate, threshold=db(-30))
+    part = recorder.result.samples[int(spans[0].start * 48000) : int(spans[-1].end * 48000)]
+    assert abs(dominant_frequency(part, 48000) - 660) < 5  # the instance played it
+
+
+@pytest.mark.piper
+def test_the_piper_voice_speaks_through_the_instance(app: RunningApp, pulse: PulseServer) -> None:
+    with pulse.recorder() as recorder:
+        done = app.voxtray("speak", "--voice", "piper:en_US-joe-medium", "Hello from VoxTray.")
+        assert done.returncode == 0, done.stderr
+        assert recorder.wait_for_sound(0.05, timeout=30), "the Piper voice was not heard"
+        app.idle(timeout=60)
+    voiced = sum(
+        span.duration
+        for span in sound_spans(recorder.result.samples, recorder.result.rate, min_gap=0.3)
+    )
+    assert voiced > 0.6, f"only {voiced:.2f} s of speech"
+
+
+def test_a_dropped_file_is_read(
+    app: RunningApp, desktop: DesktopSession, pulse: PulseServer, tmp_path: Path
+) -> None:
+    notes = tmp_path / "dropped-notes.txt"
+    notes.write_text("These notes were dropped on the window.\n")
+    app.ask({"cmd": "show"})
+    target = desktop.wait_for(lambda: desktop.window(DROP_TITLE), 10.0, "no drop window")
+    source = subprocess.Popen(
+        [sys.executable, "-m", "tests.harness.dragsource", str(notes)],
+        env=app.env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=_die_with_parent,
+    )
+    try:
+        start = desktop.wait_for(
+            lambda: desktop.window("voxtray-drag-source"), 10.0, "no drag source window"
+        )
+        assert start is not None and target is not None
+        before = app.stats()["total_requests"]
+        with pulse.recorder() as recorder:
+            x, y = start.center  # type: ignore[attr-defined]
+            tx, ty = target.center  # type: ignore[attr-defined]
+            desktop.xdotool("mousemove", str(x), str(y), "mousedown", "1")
+            for step in range(1, 11):  # XDND follows the pointer as it moves
+                desktop.xdotool(
+                    "mousemove", str(x + (tx - x) * step // 10), str(y + (ty - y) * step // 10)
+                )
+            desktop.xdotool("mouseup", "1")
+            assert source.stdout is not None
+            assert source.stdout.readline().strip() == "dropped: CopyAction"
+            heard = recorder.wait_for_sound(0.05, timeout=10)
+            desktop.screenshot(SCREENSHOTS / "drop-window.png")
+            assert heard, f"the dropped file was not read: {app.stats()}"
+            app.idle()
+        assert app.stats()["total_requests"] == before + 1
+    finally:
+        source.terminate()
+        source.wait(timeout=10)
+
+
+def test_idle_uses_no_measurable_cpu(app: RunningApp) -> None:
+    app.idle()
+    deadline = time.monotonic() + 30
+    while not app.stats()["output_suspended"]:  # the player stops its stream when idle
+        assert time.monotonic() < deadline, "the output stream never went idle"
+        time.sleep(0.1)
+    process = psutil.Process(app.process.pid)
+    before = process.cpu_times()
+    started = time.monotonic()
+    time.sleep(5.0)  # measuring over an interval is the point here
+    after = process.cpu_times()
+    used = (after.user + after.system) - (before.user + before.system)
+    share = used / (time.monotonic() - started)
+    app.figures["idle_cpu_percent_5s"] = round(share * 100, 2)
+    assert share < 0.01, f"idle, the app used {share:.1%} of a core"
+
+
+def test_screenshots_of_menu_stats_and_settings(app: RunningApp, desktop: DesktopSession) -> None:
+    icon = desktop.tray_icon("VoxTray")
+    assert icon is not None
+    names_before = {name for name, _, _ in desktop.windows()}
+
+    def new_window() -> object:
+        return [w for w in desktop.windows() if w[0] not in names_before and w[1].height > 100]
+
+    x, y = icon.center
+    desktop.xdotool("mousemove", str(x), str(y), "click", "3")
+    desktop.wait_for(lambda: len(desktop.windows()) > 0 and _menu_open(desktop, icon), 10.0)
+    desktop.screenshot(SCREENSHOTS / "tray-menu.png")
+
+    # Stats during playback: open it from the menu by its keyboard mnemonic (St&ats…).
+    app.ask({"cmd": "speak", "text": LONG_TEXT})
+    desktop.xdotool("key", "a")
+    stats_window = desktop.wait_for(new_window, 10.0, "the stats window did not open")
+    assert stats_window
+    time.sleep(1.2)  # let the live figures refresh a few times: the point of this picture
+    desktop.screenshot(SCREENSHOTS / "stats-window.png")
+    app.ask({"cmd": "stop"})
+
+    names_before.update(name for name, _, _ in desktop.windows())
+    desktop.xdotool("mousemove", str(x), str(y), "click", "3")
+    desktop.wait_for(lambda: _menu_open(desktop, icon), 10.0)
+    desktop.xdotool("key", "n")
+    if desktop.wait_for(new_window, 10.0) is None:
+        pytest.fail(f"the settings dialog did not open:\n{app.log_text()[-1500:]}")
+    desktop.screenshot(SCREENSHOTS / "settings-dialog.png")
+
+
+def _menu_open(desktop: DesktopSession, icon: Any) -> bool:
+    """A popup as tall as VoxTray's menu, mapped right under the tray icon."""
+    return any(
+        geometry.height > 200 and abs(geometry.y - (icon.y + icon.height)) < 400
+        for _, geometry, _ in desktop.windows()
+    )
+
+
+def test_voxtray_quit_ends_the_app_cleanly(app: RunningApp) -> None:
+    done = app.voxtray("quit")
+    assert done.returncode == 0, done.stderr
+    assert app.process.wait(timeout=15) == 0
+    assert not (app.instance / "voxtray.sock").exists()
+    log = app.log_text()
+    assert "Traceback" not in log, log[-3000:]
+    again = app.voxtray("stop")
+    assert again.returncode == 1 and "not running" in again.stderr

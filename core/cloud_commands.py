@@ -15,21 +15,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 from .cache import AudioCache
+from .command_support import CommandError, guarded
 from .engine import ApiKeyHolder, default_providers
-from .errors import ErrorCategory, VoxTrayError
+from .errors import VoxTrayError
 from .providers.elevenlabs.provider import ElevenLabsProvider
 from .secrets import Secret, delete_api_key, describe_backend, get_api_key, key_source, set_api_key
 from .settings import Settings, load_settings
 
 SERVICES = ("elevenlabs",)
-
-
-class CommandError(Exception):
-    """A failure with its exit code, printed as one line."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def add_cloud_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,33 +36,19 @@ def add_cloud_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     ):
         sub = key_commands.add_parser(name, help=text)
         sub.add_argument("service", nargs="?", default="elevenlabs", choices=SERVICES)
-        sub.set_defaults(handler=_guarded(handler))
+        sub.set_defaults(handler=guarded(handler))
 
     quota = commands.add_parser("quota", help="characters used and left on the ElevenLabs plan")
-    quota.set_defaults(handler=_guarded(_quota))
+    quota.set_defaults(handler=guarded(_quota))
 
     cache = commands.add_parser("cache", help="the cache of synthesized cloud speech")
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     cache_commands.add_parser("stats", help="size and entries").set_defaults(
-        handler=_guarded(_cache_stats)
+        handler=guarded(_cache_stats)
     )
     cache_commands.add_parser("clear", help="delete every cached segment").set_defaults(
-        handler=_guarded(_cache_clear)
+        handler=guarded(_cache_clear)
     )
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except CommandError as error:
-            print(f"voxtray: {error}", file=sys.stderr)
-            return error.code
-        except VoxTrayError as error:
-            print(f"voxtray: {error}", file=sys.stderr)
-            return 2 if error.category is ErrorCategory.INPUT else 1
-
-    return run
 
 
 # -- key ----------------------------------------------------------------------------------------

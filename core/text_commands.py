@@ -13,25 +13,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from .command_support import CommandError, guarded
 from .engine import default_providers, text_preparer
-from .errors import ErrorCategory, SettingsError, VoxTrayError
+from .errors import SettingsError
 from .settings import Settings, load_settings
 from .text.dictionary import PronunciationDictionary, PronunciationRule
 from .text.readers import open_document
 from .text.segment import segment_text
 
 __all__ = ["add_text_commands"]
-
-
-class CommandError(Exception):
-    """A failure with its exit code, printed as one line."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def add_text_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +37,7 @@ def add_text_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     clean.add_argument(
         "--plain", action="store_true", help="the whole text, without segment numbers"
     )
-    clean.set_defaults(handler=_guarded(_clean))
+    clean.set_defaults(handler=guarded(_clean))
 
     rules = commands.add_parser("dict", help="the pronunciation dictionary")
     actions = rules.add_subparsers(dest="dict_command", metavar="ACTION", required=True)
@@ -64,36 +56,17 @@ def add_text_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     add.add_argument(
         "--scope", default="all", help="all (default), language:fr or voice:piper:VOICE"
     )
-    add.set_defaults(handler=_guarded(_dict_add))
-    actions.add_parser("list", help="the rules, numbered").set_defaults(
-        handler=_guarded(_dict_list)
-    )
+    add.set_defaults(handler=guarded(_dict_add))
+    actions.add_parser("list", help="the rules, numbered").set_defaults(handler=guarded(_dict_list))
     remove = actions.add_parser("remove", help="remove a rule by number or by its match")
     remove.add_argument("rule", help="the number from `voxtray dict list`, or the match")
-    remove.set_defaults(handler=_guarded(_dict_remove))
+    remove.set_defaults(handler=guarded(_dict_remove))
     load = actions.add_parser("import", help="add the rules of a TOML file")
     load.add_argument("file", type=Path)
-    load.set_defaults(handler=_guarded(_dict_import))
+    load.set_defaults(handler=guarded(_dict_import))
     save = actions.add_parser("export", help="write the rules to a TOML file")
     save.add_argument("file", type=Path)
-    save.set_defaults(handler=_guarded(_dict_export))
-
-
-def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return handler(args)
-        except CommandError as error:
-            print(f"voxtray: {error}", file=sys.stderr)
-            return error.code
-        except SettingsError as error:  # a bad rule or file: the user's input
-            print(f"voxtray: {error}", file=sys.stderr)
-            return 2
-        except VoxTrayError as error:
-            print(f"voxtray: {error}", file=sys.stderr)
-            return 2 if error.category is ErrorCategory.INPUT else 1
-
-    return run
+    save.set_defaults(handler=guarded(_dict_export))
 
 
 # -- clean --------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication, QWidget
-from voxtray.core.engine import build_narrator, default_providers
+from voxtray.core.engine import ApiKeyHolder, build_narrator, default_providers
 from voxtray.core.errors import (
     AlreadyRunningError,
     InputError,
@@ -101,7 +101,8 @@ class TrayApp(QObject):
     ) -> None:
         super().__init__()
         self.settings = settings
-        self._providers = providers or default_providers(settings)
+        self._api_key = ApiKeyHolder()
+        self._providers = providers or default_providers(settings, api_key=self._api_key)
         self.narrator = narrator or build_narrator(settings, providers=self._providers)
         self._save = save
         self._use_hotkeys = hotkeys
@@ -143,6 +144,8 @@ class TrayApp(QObject):
             self._serving = True
         except InstanceUnavailableError as error:
             _LOG.warning("%s", error)
+        if self.settings.voice.provider == "elevenlabs":
+            await self._load_api_key()
         try:
             await self.narrator.start()
         except VoxTrayError as error:
@@ -159,6 +162,18 @@ class TrayApp(QObject):
             self.drop.show_and_raise()
         self.ready.set()
         _LOG.info("VoxTray is ready (tray available: %s)", self.tray_available())
+
+    async def _load_api_key(self) -> None:
+        """Read the cloud key off the event loop now, so no request reads it on the loop.
+
+        A keyring that is locked (a prompt nobody answers) or absent must not hold the tray:
+        after a few seconds the app goes on, and the cloud voice reports the problem itself.
+        """
+        try:
+            async with asyncio.timeout(5):
+                await self._api_key.aload()
+        except (TimeoutError, VoxTrayError) as error:
+            _LOG.warning("The ElevenLabs key could not be read yet: %s", error)
 
     def quit(self) -> None:
         self._quit.set()

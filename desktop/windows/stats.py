@@ -397,7 +397,11 @@ class StatsWindow(QWidget):
         self._set("providers", ", ".join(sorted(providers)) or NO_VALUE)
         self._set("rate_limited", _total(providers, "rate_limited"))
         self._set("billed", _total(providers, "characters_billed"))
-        self._set("cache_hits", _total(providers, "cache_hits"))
+        looked_up = snap.cache_hits + snap.cache_misses
+        self._set(
+            "cache_hits",
+            f"{whole(snap.cache_hits)} of {whole(looked_up)}" if looked_up else NO_VALUE,
+        )
         self._set("quota", _quota(providers))
 
         output = snap.output

@@ -189,16 +189,17 @@ def test_cloud_figures_add_up_over_providers_and_show_quota(qtbot: QtBot) -> Non
         providers={
             "elevenlabs": {
                 "characters_billed": 100,
-                "cache_hits": 4,
                 "quota": {"used": 9000, "limit": 10000},
             },
             "other": {"characters_billed": 20, "rate_limited": 5},
-        }
+        },
+        cache_hits=4,
+        cache_misses=6,
     )
     window = StatsWindow(lambda: snapshot, list, lambda _: None)
     qtbot.addWidget(window)
     assert window.figure("billed") == "120"
-    assert window.figure("cache_hits") == "4"
+    assert window.figure("cache_hits") == "4 of 10"
     assert window.figure("rate_limited") == "5"
     assert window.figure("quota") == "elevenlabs: 9,000 / 10,000 characters"
 

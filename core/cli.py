@@ -32,6 +32,7 @@ from typing import Any, TextIO
 from . import __version__
 from .audio.player import list_output_devices
 from .audio.sinks import FileSink, resolve_format
+from .captions import CaptionEntry, chapter_list, chapter_times, to_lrc, to_srt
 from .cloud_commands import add_cloud_commands
 from .engine import build_narrator, default_providers, export_providers
 from .errors import EmptyTextError, ErrorCategory, InputError, InstanceError, VoxTrayError
@@ -153,16 +154,87 @@ def _export_to(args: argparse.Namespace, spool: Path) -> int:
         raise CliError(str(error), EXIT_USAGE) from error
     sink = FileSink(target, format=args.format)
     progress = _ProgressBar(sys.stderr, _source_size(request)) if sys.stderr.isatty() else None
+    timing = _SegmentTiming()
     try:
-        code = asyncio.run(_narrate(settings, request, voice, args, output=sink, progress=progress))
+        code = asyncio.run(
+            _narrate(settings, request, voice, args, output=sink, progress=progress, timing=timing)
+        )
     except BaseException:
         target.unlink(missing_ok=True)  # a cut-off export is not a file to keep
         raise
     if code != EXIT_OK:
         target.unlink(missing_ok=True)
-    else:
-        print(f"Wrote {target}", file=sys.stderr)
+        return code
+    print(f"Wrote {target}", file=sys.stderr)
+    _write_side_files(
+        args, request, target, timing, sink.counters().frames_played / sink.sample_rate
+    )
     return code
+
+
+def _write_side_files(
+    args: argparse.Namespace,
+    request: SpeakRequest,
+    target: Path,
+    timing: _SegmentTiming,
+    duration: float,
+) -> None:
+    """``--captions`` and ``--chapters``: files named after the audio file, next to it."""
+    writers = {"srt": to_srt, "lrc": to_lrc}
+    for kind in dict.fromkeys(args.captions or []):  # once each, in the order given
+        _write_text(target.with_suffix(f".{kind}"), writers[kind](timing.entries(duration)))
+    if not args.chapters:
+        return
+    chapters = _chapters(request)
+    placed = chapter_times(chapters, timing.segments)
+    if not placed:
+        print(
+            "voxtray: note: the document has no chapters; no chapter list written.", file=sys.stderr
+        )
+        return
+    _write_text(target.with_suffix(".chapters.txt"), chapter_list(placed))
+
+
+def _chapters(request: SpeakRequest) -> list[tuple[str, int]]:
+    """The document's chapter marks, from a second reading (the first is the narrator's)."""
+    if request.source is None:
+        return []
+    try:
+        with open_document(request.source) as stream:
+            for _piece in stream:
+                pass
+            return [(chapter.title, chapter.offset) for chapter in stream.chapters]
+    except InputError as error:
+        raise CliError(str(error), EXIT_FAILED) from error
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"Cannot write {path}: {error.strerror or error}.", EXIT_FAILED) from error
+    print(f"Wrote {path}", file=sys.stderr)
+
+
+class _SegmentTiming:
+    """Collects where each segment starts in the exported audio (``SegmentAudible``)."""
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[int, int, float]] = []
+        """``(source_start, source_end, audio_start)`` in reading order."""
+        self._texts: list[str] = []
+
+    def add(self, event: SegmentAudible) -> None:
+        if event.audio_offset is None:
+            return
+        self.segments.append((event.start, event.end, event.audio_offset))
+        self._texts.append(event.text)
+
+    def entries(self, duration: float) -> list[CaptionEntry]:
+        """One caption per segment, ending where the next begins (the last: the file's end)."""
+        starts = [at for _start, _end, at in self.segments]
+        ends = [*starts[1:], max(duration, starts[-1])] if starts else []
+        return list(zip(starts, ends, self._texts, strict=True))
 
 
 def _voices(args: argparse.Namespace) -> int:
@@ -264,6 +336,7 @@ async def _narrate(
     *,
     output: FileSink | None,
     progress: _ProgressBar | None = None,
+    timing: _SegmentTiming | None = None,
 ) -> int:
     if getattr(args, "device", None):
         settings = settings.replace(audio=settings.audio.replace(device=str(args.device)))
@@ -279,7 +352,7 @@ async def _narrate(
     except VoxTrayError as error:
         await narrator.aclose()
         raise CliError(str(error), EXIT_FAILED) from error
-    remove_listener = narrator.add_listener(_reporter(progress))
+    remove_listener = narrator.add_listener(_reporter(progress, timing))
     try:
         outcome = await narrator.speak(request).wait()
     finally:
@@ -292,12 +365,17 @@ async def _narrate(
     return _exit_code(outcome)
 
 
-def _reporter(progress: _ProgressBar | None) -> Callable[[Event], None]:
+def _reporter(
+    progress: _ProgressBar | None, timing: _SegmentTiming | None = None
+) -> Callable[[Event], None]:
     def report(event: Event) -> None:
         if isinstance(event, RequestWarning):
             print(f"voxtray: warning: {event.message}", file=sys.stderr)
-        elif isinstance(event, SegmentAudible) and progress is not None:
-            progress.update(event.end)
+        elif isinstance(event, SegmentAudible):
+            if progress is not None:
+                progress.update(event.end)
+            if timing is not None:
+                timing.add(event)
 
     return report
 
@@ -411,6 +489,17 @@ def _parser() -> argparse.ArgumentParser:
     voice_options(export)
     export.add_argument("-o", "--output", type=Path, required=True, help="the audio file")
     export.add_argument("--format", help="wav, flac, ogg or mp3 (default: from the extension)")
+    export.add_argument(
+        "--captions",
+        action="append",
+        choices=("srt", "lrc"),
+        help="also write captions next to the audio file (book.srt, book.lrc); repeatable",
+    )
+    export.add_argument(
+        "--chapters",
+        action="store_true",
+        help="also write the document's chapters as book.chapters.txt (HH:MM:SS.mmm Title)",
+    )
     export.set_defaults(handler=_export)
 
     voices = commands.add_parser("voices", help="list the voices")

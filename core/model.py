@@ -224,6 +224,12 @@ class SegmentAudible(RequestEvent):
     segment_index: int
     start: int
     end: int
+    text: str = ""
+    """The segment's source text (``source[start:end]``), for captions and the reader window."""
+    audio_offset: float | None = None
+    """Seconds of the request's audio written to the output before this segment: its time in
+    an exported file (exact there, where nothing is skipped; after a skip, live, the dropped
+    audio still counts). ``None`` when not known."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

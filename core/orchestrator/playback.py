@@ -28,6 +28,8 @@ class _Written:
     chunks: list[AudioChunk] = field(default_factory=list)
     started: asyncio.Future[float] | None = None
     """Resolves when the segment's first sample is heard."""
+    offset: float = 0.0
+    """Seconds of the request's audio written before this segment (see ``Playback``)."""
     complete: bool = False
 
 
@@ -40,8 +42,11 @@ class Playback:
         request_id: RequestId,
         output: AudioOutput,
         on_first_sound: Callable[[float], None],
-        on_segment_audible: Callable[[Segment], None],
+        on_segment_audible: Callable[[Segment, float], None],
     ) -> None:
+        """``on_segment_audible(segment, offset)``: ``offset`` is the seconds of audio this
+        playback wrote before the segment, counted from the chunks themselves (not a clock), so
+        it is the segment's time in a file the output writes (an export)."""
         self._request_id = request_id
         self._output = output
         self._on_first_sound = on_first_sound
@@ -53,6 +58,7 @@ class Playback:
         self._skip = asyncio.Event()
         self._utterance = self._new_utterance()
         self.segments_written = 0
+        self._written_seconds = 0.0
 
     def skip(self) -> None:
         """Drop the rest of the segment being heard and go on with the next one."""
@@ -91,7 +97,7 @@ class Playback:
             written.complete = old.complete
             written.chunks = old.chunks  # all the audio known, so a second skip can replay it
             for chunk in old.chunks:
-                await self._utterance.write(chunk)
+                await self._write(chunk)
         if self._current is not None:
             await self._write_rest(self._current)
         async for audio in segments:
@@ -104,14 +110,18 @@ class Playback:
             written = self._begin_segment(audio.segment)
         async for chunk in audio:
             written.chunks.append(chunk)
-            await self._utterance.write(chunk)
+            await self._write(chunk)
         written.complete = True
         self._current = None
         self.segments_written += 1
 
+    async def _write(self, chunk: AudioChunk) -> None:
+        self._written_seconds += chunk.duration
+        await self._utterance.write(chunk)
+
     def _begin_segment(self, segment: Segment) -> _Written:
         started = self._utterance.mark()
-        written = _Written(segment, started=started)
+        written = _Written(segment, started=started, offset=self._written_seconds)
         started.add_done_callback(functools.partial(self._heard, written))
         self._ledger.append(written)
         return written
@@ -122,7 +132,7 @@ class Playback:
         # Segments before this one have been heard completely: they leave the ledger.
         while self._ledger and self._ledger[0] is not written:
             self._ledger.popleft()
-        self._on_segment_audible(written.segment)
+        self._on_segment_audible(written.segment, written.offset)
 
     def _audible(self) -> _Written | None:
         audible = None

@@ -158,7 +158,9 @@ class Worker:
             request_id=entry.request_id,
             output=self._output,
             on_first_sound=lambda at: self._first_sound(entry, at),
-            on_segment_audible=lambda segment: self._segment_audible(entry, segment),
+            on_segment_audible=lambda segment, offset: self._segment_audible(
+                entry, segment, offset
+            ),
         )
         self._playback = playback
         async with SynthesisScheduler(
@@ -211,13 +213,15 @@ class Worker:
         latency = max(0.0, at - entry.submitted_at)
         self._emit(FirstAudio(request_id=entry.request_id, latency=latency, at=at))
 
-    def _segment_audible(self, entry: QueueEntry, segment: Segment) -> None:
+    def _segment_audible(self, entry: QueueEntry, segment: Segment, offset: float) -> None:
         self._emit(
             SegmentAudible(
                 request_id=entry.request_id,
                 segment_index=segment.index,
                 start=segment.start,
                 end=segment.end,
+                text=segment.text,
+                audio_offset=offset,
                 at=time.monotonic(),
             )
         )

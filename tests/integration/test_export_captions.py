@@ -1,0 +1,139 @@
+"""``voxtray export --captions srt --captions lrc --chapters``: a real process, real files."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile
+from voxtray.core.text.readers import open_document
+from voxtray.core.text.segment import segment_text
+
+SECONDS_PER_CHAR = 0.04  # the tone voice's default
+MIN_SECONDS = 0.1
+MAX_CHARS = 400
+
+DOCUMENT = """# The Beginning
+
+It was a bright cold day in April. The clocks were striking thirteen.
+
+# The Ending
+
+He loved the tone voice.
+"""
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("CONFIG", "STATE", "CACHE", "DATA"):
+        folder = tmp_path / name.lower()
+        folder.mkdir()
+        env[f"XDG_{name}_HOME"] = str(folder)
+    env.pop("ELEVENLABS_API_KEY", None)
+    return env
+
+
+def export(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "voxtray.core.cli", "export", "--provider", "tone", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def _srt_time(stamp: str) -> float:
+    hours, minutes, rest = stamp.split(":")
+    seconds, millis = rest.split(",")
+    return int(hours) * 3600 + int(minutes) * 60 + int(seconds) + int(millis) / 1000
+
+
+def _lrc_time(stamp: str) -> float:
+    minutes, seconds = stamp.split(":")
+    return int(minutes) * 60 + float(seconds)
+
+
+def test_export_writes_srt_lrc_and_chapters(home: dict[str, str], tmp_path: Path) -> None:
+    source = tmp_path / "doc.md"
+    source.write_text(DOCUMENT, encoding="utf-8")
+    out = tmp_path / "out.wav"
+    result = export(
+        home,
+        "--file",
+        str(source),
+        "-o",
+        str(out),
+        "--captions",
+        "srt",
+        "--captions",
+        "lrc",
+        "--chapters",
+    )
+    assert result.returncode == 0, result.stderr
+
+    # What the narrator reads, cut as it cuts it, and how long the tone voice speaks each piece.
+    with open_document(source) as stream:
+        text = "".join(stream)
+        chapters = list(stream.chapters)
+    segments = list(segment_text([text], max_chars=MAX_CHARS))
+    durations = [max(MIN_SECONDS, len(s.text.strip()) * SECONDS_PER_CHAR) for s in segments]
+    starts = [sum(durations[:i]) for i in range(len(durations))]
+
+    srt = (tmp_path / "out.srt").read_text(encoding="utf-8")
+    blocks = srt.split("\n\n")
+    assert len(blocks) == len(segments)
+    entries = []
+    for number, block in enumerate(blocks, start=1):
+        index, times, caption = block.rstrip("\n").split("\n")
+        assert index == str(number)
+        match = re.fullmatch(r"(\d\d:\d\d:\d\d,\d\d\d) --> (\d\d:\d\d:\d\d,\d\d\d)", times)
+        assert match is not None, times
+        entries.append((_srt_time(match[1]), _srt_time(match[2]), caption))
+    for (start, end, caption), segment, begin, length in zip(
+        entries, segments, starts, durations, strict=True
+    ):
+        assert caption == " ".join(segment.text.split())
+        assert start == pytest.approx(begin, abs=0.01)
+        assert end - start == pytest.approx(length, abs=0.01)
+    assert soundfile.info(str(out)).duration == pytest.approx(entries[-1][1], abs=0.05)
+
+    lrc = (tmp_path / "out.lrc").read_text(encoding="utf-8").splitlines()
+    assert len(lrc) == len(segments)
+    for line, (start, _end, caption) in zip(lrc, entries, strict=True):
+        match = re.fullmatch(r"\[(\d\d:\d\d\.\d\d)\](.*)", line)
+        assert match is not None, line
+        assert _lrc_time(match[1]) == pytest.approx(start, abs=0.01)
+        assert match[2] == caption
+
+    listed = (tmp_path / "out.chapters.txt").read_text(encoding="utf-8").splitlines()
+    assert [line.split(" ", 1)[1] for line in listed] == ["The Beginning", "The Ending"]
+    assert [c.title for c in chapters] == ["The Beginning", "The Ending"]
+    for line, chapter in zip(listed, chapters, strict=True):
+        first = next(i for i, s in enumerate(segments) if s.end > chapter.offset)
+        stamp = line.split(" ", 1)[0]
+        assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d\d\d", stamp)
+        hours, minutes, seconds = stamp.split(":")
+        at = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        assert at == pytest.approx(starts[first], abs=0.01)
+    assert listed[1] != listed[0].replace("The Beginning", "The Ending")  # a later time
+
+
+def test_chapters_without_chapter_marks_writes_no_list(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "plain.wav"
+    result = export(home, "-o", str(out), "--chapters", "--captions", "srt", "Just one sentence.")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "plain.chapters.txt").exists()
+    assert "no chapters" in result.stderr
+    srt = (tmp_path / "plain.srt").read_text(encoding="utf-8")
+    assert srt.startswith("1\n00:00:00,000 --> ") and srt.endswith("\nJust one sentence.\n")

@@ -106,7 +106,12 @@ def _hand_over(
     request: SpeakRequest, args: argparse.Namespace, voice: VoiceRef, spool: Path
 ) -> bool:
     """Give the request to the running tray app; False when none runs."""
-    command: dict[str, Any] = {"cmd": "speak", "interrupt": args.interrupt, "rate": request.rate}
+    command: dict[str, Any] = {
+        "cmd": "speak",
+        "interrupt": args.interrupt,
+        "rate": request.rate,
+        "from_start": request.from_start,
+    }
     if request.source is None:
         command["text"] = request.text
     elif request.source.parent == spool:  # stdin, spooled here: gone when we exit
@@ -415,7 +420,9 @@ def _request(args: argparse.Namespace, settings: Settings, spool: Path) -> Speak
         return SpeakRequest(source=path, rate=rate)
     if args.file is not None:
         _check_file(args.file)
-        return SpeakRequest(source=args.file, rate=rate)
+        return SpeakRequest(
+            source=args.file, rate=rate, from_start=getattr(args, "from_start", False)
+        )
     if not words:
         raise CliError("There is no text to speak: give some text, --file FILE, or - for stdin.", 2)
     text = " ".join(words)
@@ -473,6 +480,11 @@ def _parser() -> argparse.ArgumentParser:
 
     speak = commands.add_parser("speak", help="speak text, a file or stdin")
     voice_options(speak)
+    speak.add_argument(
+        "--from-start",
+        action="store_true",
+        help="read a document from its beginning, not from where it was left",
+    )
     speak.add_argument("--device", help="output device name or index (see `voxtray devices`)")
     speak.add_argument("--volume", type=float, help="volume from 0 to 1.5")
     speak.add_argument(

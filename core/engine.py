@@ -20,6 +20,7 @@ from .providers.elevenlabs.provider import ElevenLabsProvider, Transport
 from .providers.piper import DEFAULT_VOICE_ID, PiperProvider
 from .providers.registry import ProviderRegistry
 from .providers.tone import ToneProvider
+from .resume import ResumeStore
 from .secrets import Secret, aget_api_key, get_api_key
 from .settings import Settings
 from .text.prepare import TextOptions, TextPreparer
@@ -139,6 +140,7 @@ def build_narrator(
             lookahead_seconds=settings.engine.lookahead_seconds,
             first_clause_chars=settings.engine.first_clause_chars,
             interactive=interactive,
+            resume=ResumeStore() if interactive else None,
             fallback_voice=local_voice(settings) if settings.elevenlabs.fallback_to_local else None,
             text=text_preparer(settings),
         ),

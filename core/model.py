@@ -132,6 +132,8 @@ class SpeakRequest:
     """Cancel what plays now and play this next ("read now")."""
     rate: float = 1.0
     """Speaking rate: 1.3 is 30 % faster, at the same pitch."""
+    from_start: bool = False
+    """Read a document from its beginning even if it was left part-way (no resume)."""
 
     def __post_init__(self) -> None:
         if (self.text is None) == (self.source is None):

@@ -44,7 +44,7 @@ from voxtray.core.paths import atomic_write, last_stats_file, state_dir
 from voxtray.core.providers.registry import ProviderRegistry
 from voxtray.core.settings import Settings, load_settings, save_settings
 from voxtray.core.stats import save_snapshot
-from voxtray.core.text.readers import probe_text
+from voxtray.core.text.readers import probe_document
 
 from .autostart import APP_ID
 from .bridge import NarratorBridge, TrayState
@@ -234,6 +234,7 @@ class TrayApp(QObject):
         interrupt: bool = False,
         rate: float | None = None,
         voice: VoiceRef | None = None,
+        from_start: bool = False,
     ) -> RequestHandle:
         """Queue a request with the user's rate; raises VoxTrayError (empty text…)."""
         if self.narrator.paused and interrupt:
@@ -245,6 +246,7 @@ class TrayApp(QObject):
             voice=voice,
             interrupt=interrupt,
             rate=self.settings.voice.rate if rate is None else rate,
+            from_start=from_start,
         )
         try:
             return self.narrator.speak(request)
@@ -374,7 +376,7 @@ class TrayApp(QObject):
     def _remote_speak(self, command: Command) -> Reply:
         source = Path(command["file"]) if command.get("file") is not None else None
         if source is not None:
-            probe_text(source)  # a missing or binary file is refused now, by name
+            probe_document(source)  # a missing, binary or protected file is refused now, by name
         voice = command.get("voice")
         handle = self.speak(
             text=command.get("text"),
@@ -382,6 +384,7 @@ class TrayApp(QObject):
             interrupt=bool(command.get("interrupt", False)),
             rate=float(command.get("rate", self.settings.voice.rate)),
             voice=VoiceRef.parse(voice, self.settings.voice.provider) if voice else None,
+            from_start=bool(command.get("from_start", False)),
         )
         return {"request_id": int(handle.request_id)}
 

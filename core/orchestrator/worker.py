@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..audio.output import AudioOutput
 from ..cache import AudioCache
@@ -29,6 +29,7 @@ from ..model import (
     VoiceRef,
 )
 from ..providers.registry import ProviderRegistry
+from ..resume import ResumeStore, document_key
 from ..text.prepare import TextPreparer
 from ..text.readers import open_document
 from ..text.segment import DEFAULT_FIRST_CLAUSE_CHARS, segment_text
@@ -46,6 +47,8 @@ class WorkerSettings:
 
     lookahead_seconds: float = 10.0
     first_clause_chars: int = DEFAULT_FIRST_CLAUSE_CHARS
+    resume: ResumeStore | None = None
+    """Where reading positions are kept; None: documents always start at the beginning."""
     fallback_voice: VoiceRef | None = None
     """Where a request goes on when its own voice cannot (the cloud failed); None: nowhere."""
     interactive: bool = True
@@ -80,6 +83,7 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._playback: Playback | None = None
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._place_of_current: _Place | None = None
         self._cache = cache
         self.running = False
 
@@ -123,6 +127,9 @@ class Worker:
             self._task = None
             self._playback = None
             self._current = None
+            if self._place_of_current is not None:
+                self._place_of_current.save()
+                self._place_of_current = None
             self._emit(self._outcome(entry, task))
 
     def _outcome(self, entry: QueueEntry, task: asyncio.Task[None]) -> Event:
@@ -149,11 +156,22 @@ class Worker:
         provider = self._providers.get(voice.provider)
         self._emit(RequestStarted(request_id=entry.request_id, voice=voice))
         pieces = await self._pieces(entry)
-        segments = segment_text(
-            pieces,
+        place = await self._place(entry)
+        segments: Iterator[Segment] = segment_text(
+            _after(pieces, place.offset) if place.offset else pieces,
             max_chars=provider.capabilities.max_chars,
             first_clause_chars=self._settings.first_clause_chars,
         )
+        if place.offset:
+            segments = _shifted(segments, place.offset)
+            self._emit(
+                RequestWarning(
+                    request_id=entry.request_id,
+                    message=f"Resuming {request.label} where you left off "
+                    "(start again from the beginning with --from-start).",
+                )
+            )
+        self._place_of_current = place
         playback = Playback(
             request_id=entry.request_id,
             output=self._output,
@@ -168,15 +186,28 @@ class Worker:
             provider=provider,
             voice=voice,
             rate=request.rate,
-            segments=iter(segments),
+            segments=segments,
             lookahead_seconds=self._settings.lookahead_seconds,
             resilience=self._resilience(voice),
             preparer=self._settings.text,
         ) as scheduler:
             await playback.play(aiter(scheduler))
-        if playback.segments_written == 0:
+        if playback.segments_written == 0 and not place.offset:
             what = request.source.name if request.source is not None else "The text"
             raise EmptyTextError(f"{what} contains no text to speak.")
+        place.finished()
+
+    async def _place(self, entry: QueueEntry) -> _Place:
+        """Where a document starts: where the listener left it, a sentence early."""
+        store = self._settings.resume
+        request = entry.request
+        if store is None or request.source is None or request.from_start:
+            return _Place(store, None, 0)
+        try:
+            key = await asyncio.to_thread(document_key, request.source)
+        except OSError:
+            return _Place(store, None, 0)  # the reader reports an unreadable file properly
+        return _Place(store, key, store.get(key) or 0)
 
     def _resilience(self, voice: VoiceRef) -> Resilience:
         """Retry and fallback policy; circuit breakers persist across requests."""
@@ -214,6 +245,9 @@ class Worker:
         self._emit(FirstAudio(request_id=entry.request_id, latency=latency, at=at))
 
     def _segment_audible(self, entry: QueueEntry, segment: Segment, offset: float) -> None:
+        place = self._place_of_current
+        if place is not None and self._current is entry:
+            place.heard(segment)
         self._emit(
             SegmentAudible(
                 request_id=entry.request_id,
@@ -225,3 +259,52 @@ class Worker:
                 at=time.monotonic(),
             )
         )
+
+
+class _Place:
+    """A document's reading position while it plays: noted as segments are heard, saved when
+    the request ends or every few seconds, forgotten when the document was heard to its end."""
+
+    SAVE_EVERY = 5.0
+
+    def __init__(self, store: ResumeStore | None, key: str | None, offset: int) -> None:
+        self._store = store
+        self._key = key
+        self.offset = offset
+        self._previous_start: int | None = None
+        self._saved_at = time.monotonic()
+
+    def heard(self, segment: Segment) -> None:
+        """Remember the sentence before the one now heard: resuming rewinds one sentence."""
+        if self._store is None or self._key is None:
+            return
+        self._store.set(self._key, self._previous_start or segment.start)
+        self._previous_start = segment.start
+        if time.monotonic() - self._saved_at > self.SAVE_EVERY:
+            self.save()
+
+    def finished(self) -> None:
+        if self._store is not None and self._key is not None:
+            self._store.forget(self._key)
+            self._key = None
+
+    def save(self) -> None:
+        if self._store is not None:
+            self._store.save()
+            self._saved_at = time.monotonic()
+
+
+def _after(pieces: Iterable[str], skip: int) -> Iterator[str]:
+    """The text after its first ``skip`` characters, still as a stream of pieces."""
+    for piece in pieces:
+        if skip >= len(piece):
+            skip -= len(piece)
+            continue
+        yield piece[skip:]
+        skip = 0
+
+
+def _shifted(segments: Iterator[Segment], base: int) -> Iterator[Segment]:
+    """Segments of the text after ``base`` with offsets into the whole document again."""
+    for segment in segments:
+        yield replace(segment, start=segment.start + base, end=segment.end + base)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from voxtray.core.errors import InputError
-from voxtray.core.text.readers import probe_text
+from voxtray.core.text.readers import probe_document
 
 _LOG = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class DropWindow(QWidget):
     def accept_files(self, paths: list[Path]) -> None:
         for path in paths:
             try:
-                probe_text(path)
+                probe_document(path)
             except InputError as error:
                 self._say(f"{path.name} was not queued: {error}")
                 self.rejected.emit(f"{path.name} cannot be read aloud: {error}")

@@ -106,12 +106,9 @@ def _hand_over(
     request: SpeakRequest, args: argparse.Namespace, voice: VoiceRef, spool: Path
 ) -> bool:
     """Give the request to the running tray app; False when none runs."""
-    command: dict[str, Any] = {
-        "cmd": "speak",
-        "interrupt": args.interrupt,
-        "rate": request.rate,
-        "from_start": request.from_start,
-    }
+    command: dict[str, Any] = {"cmd": "speak", "interrupt": args.interrupt, "rate": request.rate}
+    if request.from_start:
+        command["from_start"] = True
     if request.source is None:
         command["text"] = request.text
     elif request.source.parent == spool:  # stdin, spooled here: gone when we exit

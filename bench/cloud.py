@@ -31,10 +31,10 @@ from voxtray.core.providers.registry import ProviderRegistry
 from voxtray.core.settings import Settings
 
 from tests.fakes.elevenlabs import FakeElevenLabs
+from tests.harness.pulse import private_pulse
 
 from .report import LoadMeter, emit, note, percentile
 from .rig import FirstAudioWatch, player_for
-from .sound import private_pulse
 
 NAME = "cloud"
 KEY = "bench-key"

@@ -16,10 +16,11 @@ from typing import Any
 from voxtray.core.model import RequestFinished, SpeakRequest
 from voxtray.core.settings import Settings
 
+from tests.harness.pulse import private_pulse
+
 from .prose import prose
 from .report import LoadMeter, emit, note
 from .rig import FirstAudioWatch, player_for, running_narrator
-from .sound import private_pulse
 
 NAME = "narration"
 CHARS_PER_SECOND = 19.5

@@ -20,13 +20,12 @@ from voxtray.core.model import RequestCanceled, SpeakRequest, VoiceRef
 from voxtray.core.providers.tone import ToneProvider
 from voxtray.core.settings import Settings
 
-from tests.harness.pulse import PulseServer
+from tests.harness.pulse import PulseServer, private_pulse
 from tests.harness.signal import db, last_sound
 
 from .prose import prose
 from .report import LoadMeter, emit, note, percentile
 from .rig import PIPER, FirstAudioWatch, player_for, running_narrator
-from .sound import private_pulse
 
 NAME = "stop"
 TARGET_P95 = 0.05

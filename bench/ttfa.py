@@ -19,11 +19,12 @@ from typing import Any
 from voxtray.core.model import SpeakRequest
 from voxtray.core.settings import Settings
 
+from tests.harness.pulse import private_pulse
+
 from .prose import FIRST_SENTENCE
 from .raw_piper import first_chunk_seconds, load_voice
 from .report import LoadMeter, emit, note, percentile
 from .rig import FirstAudioWatch, player_for, running_narrator
-from .sound import private_pulse
 
 NAME = "ttfa"
 TARGET_RATIO = 0.7

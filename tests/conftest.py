@@ -2,46 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.pulse import HarnessError, PulseServer
+from tests.harness.pulse import HarnessError, PulseServer, private_pulse
 
 pytest_plugins = ["tests.fakes.elevenlabs.fixture"]
 
 
 @pytest.fixture(scope="session")
 def pulse() -> Iterator[PulseServer]:
-    """A private PulseAudio daemon whose null sink is this process's default output.
-
-    PortAudio only enumerates devices when it is initialised, so after pointing libpulse at the
-    private server (``PULSE_SERVER``), PortAudio is re-initialised.
-    """
+    """A private PulseAudio daemon whose null sink is this process's default output."""
     try:
-        server = PulseServer.start()
+        with private_pulse() as server:
+            yield server
     except HarnessError as exc:
         pytest.fail(str(exc), pytrace=False)
-    client_env = {
-        "PULSE_SERVER": server.server,
-        "PULSE_COOKIE": str(server.root / "cookie"),
-        "PULSE_CLIENTCONFIG": str(server.client_config),
-    }
-    saved = {key: os.environ.get(key) for key in client_env}
-    os.environ.update(client_env)
-    from voxtray.core.audio.player import rescan_devices
-
-    try:
-        rescan_devices()
-        yield server
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
 
 
 # Keyring: a private Secret Service on its own D-Bus bus (tests/harness/keyring.py).

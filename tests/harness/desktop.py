@@ -20,13 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.harness.pulse import HarnessError, _die_with_parent
+from tests.harness.process import die_with_parent
+from tests.harness.process import missing_binaries as missing
+from tests.harness.pulse import HarnessError
 
 _REQUIRED = ("Xvfb", "dbus-daemon", "trayer", "xdotool", "xclip", "xwininfo", "import")
 
 
 def missing_binaries() -> list[str]:
-    return [name for name in _REQUIRED if shutil.which(name) is None]
+    return missing(_REQUIRED)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class DesktopSession:
             stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             pass_fds=pass_fds,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self._processes.append(process)
         return process
@@ -247,7 +249,7 @@ class DesktopSession:
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         assert owner.stdin is not None
         owner.stdin.write(text.encode())

@@ -21,10 +21,8 @@ skipped keyring test would hide exactly the machine where keyring support is bro
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -38,32 +36,15 @@ import keyring.core
 import pytest
 from keyring.backends import SecretService
 
+from tests.harness.process import BUS_CONFIG, die_with_parent
+from tests.harness.process import missing_binaries as missing
+
 PASSWORD = "voxtray-test-password"
 """Password of the throwaway login keyring (it only ever lives in a temp dir)."""
 
 _REQUIRED = ("dbus-daemon", "dbus-send", "gnome-keyring-daemon", "secret-tool")
 
-_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
-
-_PR_SET_PDEATHSIG = 1
-_prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before any fork
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the test process dies, even by SIGKILL."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+_BUS_CONFIG = BUS_CONFIG
 
 
 class KeyringHarnessError(RuntimeError):
@@ -71,7 +52,7 @@ class KeyringHarnessError(RuntimeError):
 
 
 def missing_binaries() -> list[str]:
-    return [name for name in _REQUIRED if shutil.which(name) is None]
+    return missing(_REQUIRED)
 
 
 @dataclass
@@ -125,7 +106,7 @@ class SecretServiceSession:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         assert self._bus.stdout is not None
         # The address line is printed once the bus listens; an exit closes stdout (EOF).
@@ -140,7 +121,7 @@ class SecretServiceSession:
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         assert self._daemon.stdin is not None
         self._daemon.stdin.write(PASSWORD.encode())

@@ -18,10 +18,8 @@ Every process is started here with ``subprocess.Popen`` and stopped by its PID.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -34,6 +32,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tests.harness.process import die_with_parent
+from tests.harness.process import missing_binaries as missing
+
 SINK = "testsink"
 MONITOR = f"{SINK}.monitor"
 RATE = 48000
@@ -42,27 +43,12 @@ RATE = 48000
 _REQUIRED = ("pulseaudio", "pactl", "parec")
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the test process dies, even by SIGKILL.
-
-    Teardown stops every process by its PID; this covers a test run that is killed outright,
-    so no daemon outlives it.
-    """
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-_PR_SET_PDEATHSIG = 1
-# Looked up once, here: the child runs between fork and exec, where loading a library could
-# deadlock on a lock another thread (the PortAudio callback's) held at the fork.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-
 class HarnessError(RuntimeError):
     """The sound harness could not be brought up (a setup problem, not a product failure)."""
 
 
 def missing_binaries() -> list[str]:
-    return [name for name in _REQUIRED if shutil.which(name) is None]
+    return missing(_REQUIRED)
 
 
 @dataclass
@@ -86,6 +72,15 @@ class PulseServer:
     @property
     def server(self) -> str:
         return f"unix:{self.socket}"
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """What a client process needs in its environment to play into this server."""
+        return {
+            "PULSE_SERVER": self.server,
+            "PULSE_COOKIE": str(self.root / "cookie"),
+            "PULSE_CLIENTCONFIG": str(self.client_config),
+        }
 
     @classmethod
     def start(cls, timeout: float = 10.0) -> PulseServer:
@@ -139,7 +134,7 @@ class PulseServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while True:  # wait for the condition "the server answers", bounded
@@ -161,7 +156,7 @@ class PulseServer:
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def pactl(self, *args: str) -> str:
@@ -250,7 +245,7 @@ class Recorder:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             bufsize=0,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self._thread = threading.Thread(target=self._pump, name="monitor-recorder", daemon=True)
         self._thread.start()
@@ -309,4 +304,28 @@ def pulse_server() -> Iterator[PulseServer]:
     try:
         yield server
     finally:
+        server.stop()
+
+
+@contextmanager
+def private_pulse() -> Iterator[PulseServer]:
+    """A private server, with this process pointed at it for the duration (then restored).
+
+    PortAudio only enumerates devices when it is initialised, so after pointing libpulse at the
+    private server (``PULSE_SERVER``), PortAudio is re-initialised.
+    """
+    server = PulseServer.start()
+    saved = {key: os.environ.get(key) for key in server.client_env}
+    os.environ.update(server.client_env)
+    from voxtray.core.audio.player import rescan_devices
+
+    try:
+        rescan_devices()
+        yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         server.stop()

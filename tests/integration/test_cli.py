@@ -6,7 +6,6 @@ Bad input must give one clear sentence and the right exit code, never a tracebac
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,40 +13,21 @@ from pathlib import Path
 import pytest
 import soundfile
 
+from tests.harness.cli import isolated_env, run_voxtray
 from tests.harness.pulse import PulseServer
 from tests.harness.signal import db, dominant_frequency, rms, sound_spans
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> dict[str, str]:
-    """An environment whose config, state, cache and data dirs are private to the test."""
-    env = dict(os.environ)
-    for name in ("CONFIG", "STATE", "CACHE", "DATA"):
-        folder = tmp_path / name.lower()
-        folder.mkdir()
-        env[f"XDG_{name}_HOME"] = str(folder)
-    env.pop("ELEVENLABS_API_KEY", None)
-    runtime = tmp_path / "runtime"  # no tray app of the developer's session is reached
-    runtime.mkdir(mode=0o700)
-    runtime.chmod(0o700)
-    env["XDG_RUNTIME_DIR"] = str(runtime)
-    return env
+    return isolated_env(tmp_path)
 
 
 def voxtray(
     env: dict[str, str], *args: str, stdin: bytes | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "voxtray.core.cli", *args],
-        input=stdin.decode("latin-1") if stdin is not None else None,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+    text = stdin.decode("latin-1") if stdin is not None else None  # bytes through, as given
+    return run_voxtray(env, *args, stdin=text, timeout=timeout)
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t  \n"])
@@ -180,14 +160,14 @@ def test_stats_before_any_session(home: dict[str, str]) -> None:
 
 @pytest.mark.sound
 def test_devices_lists_the_null_sink(home: dict[str, str], pulse: PulseServer) -> None:
-    result = voxtray(dict(home, **_pulse_env()), "devices")
+    result = voxtray(dict(home, **pulse.client_env), "devices")
     assert result.returncode == 0, result.stderr
     assert any(row.startswith("*") for row in result.stdout.splitlines())
 
 
 @pytest.mark.sound
 def test_speak_stdin_is_heard_and_stats_are_saved(home: dict[str, str], pulse: PulseServer) -> None:
-    env = dict(home, **_pulse_env())
+    env = dict(home, **pulse.client_env)
     with pulse.recorder() as recorder:
         result = voxtray(
             env, "speak", "--provider", "tone", "--voice", "523", "-", stdin=b"Hi there."
@@ -213,10 +193,6 @@ def test_speak_stdin_is_heard_and_stats_are_saved(home: dict[str, str], pulse: P
         assert key in stats
     assert stats["successful_requests"] == 1
     assert stats["time_to_first_audio"]["count"] == 1
-
-
-def _pulse_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith("PULSE_")}
 
 
 def test_broken_settings_are_reported_by_line_and_left_alone(home: dict[str, str]) -> None:

@@ -3,14 +3,13 @@ Service (gnome-keyring on a private bus) and the ElevenLabs fake server."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.elevenlabs import FakeElevenLabs
+from tests.harness.cli import isolated_env, run_voxtray
 from tests.harness.keyring import SecretServiceSession
 
 KEY = "sk_cli_test_0123456789abcdef"
@@ -20,12 +19,7 @@ KEY = "sk_cli_test_0123456789abcdef"
 def env(
     tmp_path: Path, secret_service: SecretServiceSession, fake_elevenlabs: FakeElevenLabs
 ) -> dict[str, str]:
-    environment = dict(os.environ)
-    environment.pop("ELEVENLABS_API_KEY", None)
-    for name in ("CONFIG", "STATE", "CACHE", "DATA"):
-        folder = tmp_path / name.lower()
-        folder.mkdir()
-        environment[f"XDG_{name}_HOME"] = str(folder)
+    environment = isolated_env(tmp_path)
     environment["DBUS_SESSION_BUS_ADDRESS"] = secret_service.bus_address
     environment["VOXTRAY_ELEVENLABS_BASE_URL"] = fake_elevenlabs.base_url
     fake_elevenlabs.add_key(KEY, tier="creator", character_limit=100_000)
@@ -33,16 +27,7 @@ def env(
 
 
 def voxtray(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "voxtray.core.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
+    result = run_voxtray(env, *args, stdin=stdin, timeout=60)
     assert KEY not in result.stdout + result.stderr  # the key is never printed
     return result
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import soundfile
 from voxtray.core.text.readers import open_document
-from voxtray.core.text.segment import segment_text
 
+from tests.harness.cli import isolated_env, run_voxtray, tone_seconds
 from tests.harness.documents import (
     BOOK_TEXT,
     REPORT_TEXT,
@@ -20,39 +17,13 @@ from tests.harness.documents import (
     build_scanned_pdf,
 )
 
-SECONDS_PER_CHAR = 0.04  # the tone voice's default
-MIN_SECONDS = 0.1  # its shortest tone, for a segment of one or two characters
-MAX_CHARS = 400  # its segment limit
-
 
 @pytest.fixture
 def home(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("CONFIG", "STATE", "CACHE", "DATA"):
-        folder = tmp_path / name.lower()
-        folder.mkdir()
-        env[f"XDG_{name}_HOME"] = str(folder)
-    env.pop("ELEVENLABS_API_KEY", None)
-    return env
+    return isolated_env(tmp_path)
 
 
-def voxtray(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "voxtray.core.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
-
-
-def tone_seconds(text: str) -> float:
-    """How long the tone voice speaks ``text``: 0.04 s per character of each segment."""
-    segments = segment_text([text], max_chars=MAX_CHARS)
-    return sum(max(MIN_SECONDS, len(s.text.strip()) * SECONDS_PER_CHAR) for s in segments)
+voxtray = run_voxtray
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,9 +11,13 @@ import soundfile
 from voxtray.core.text.readers import open_document
 from voxtray.core.text.segment import segment_text
 
-SECONDS_PER_CHAR = 0.04  # the tone voice's default
-MIN_SECONDS = 0.1
-MAX_CHARS = 400
+from tests.harness.cli import (
+    TONE_MAX_CHARS,
+    TONE_MIN_SECONDS,
+    TONE_SECONDS_PER_CHAR,
+    isolated_env,
+    run_voxtray,
+)
 
 DOCUMENT = """# The Beginning
 
@@ -29,26 +31,11 @@ He loved the tone voice.
 
 @pytest.fixture
 def home(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("CONFIG", "STATE", "CACHE", "DATA"):
-        folder = tmp_path / name.lower()
-        folder.mkdir()
-        env[f"XDG_{name}_HOME"] = str(folder)
-    env.pop("ELEVENLABS_API_KEY", None)
-    return env
+    return isolated_env(tmp_path)
 
 
 def export(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "voxtray.core.cli", "export", "--provider", "tone", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+    return run_voxtray(env, "export", "--provider", "tone", *args)
 
 
 def _srt_time(stamp: str) -> float:
@@ -84,8 +71,10 @@ def test_export_writes_srt_lrc_and_chapters(home: dict[str, str], tmp_path: Path
     with open_document(source) as stream:
         text = "".join(stream)
         chapters = list(stream.chapters)
-    segments = list(segment_text([text], max_chars=MAX_CHARS))
-    durations = [max(MIN_SECONDS, len(s.text.strip()) * SECONDS_PER_CHAR) for s in segments]
+    segments = list(segment_text([text], max_chars=TONE_MAX_CHARS))
+    durations = [
+        max(TONE_MIN_SECONDS, len(s.text.strip()) * TONE_SECONDS_PER_CHAR) for s in segments
+    ]
     starts = [sum(durations[:i]) for i in range(len(durations))]
 
     srt = (tmp_path / "out.srt").read_text(encoding="utf-8")

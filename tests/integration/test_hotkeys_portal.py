@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.harness.process import BUS_CONFIG
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 if not sys.platform.startswith("linux"):
@@ -40,19 +42,7 @@ from voxtray.desktop.hotkeys.portal import (
     PortalHotkeyBackend,
 )
 
-_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
+_CONFIG = BUS_CONFIG
 TEST_INTERFACE = "org.voxtray.Test"
 SESSION = "/org/freedesktop/portal/desktop/session/fake/1"
 

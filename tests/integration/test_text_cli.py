@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.harness.cli import isolated_env, run_voxtray
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environment = dict(os.environ)
-    for name in ("CONFIG", "STATE", "CACHE", "DATA"):
-        folder = tmp_path / name.lower()
-        folder.mkdir()
-        environment[f"XDG_{name}_HOME"] = str(folder)
-    return environment
+    return isolated_env(tmp_path)
 
 
-def voxtray(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "voxtray.core.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+voxtray = run_voxtray
 
 
 def test_clean_prints_what_each_provider_is_given(env: dict[str, str], tmp_path: Path) -> None:

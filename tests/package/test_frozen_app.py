@@ -29,7 +29,8 @@ from voxtray.core.errors import InstanceError
 from voxtray.core.ipc import SOCKET_NAME, send_command
 
 from tests.harness.desktop import DesktopSession
-from tests.harness.pulse import HarnessError, PulseServer, Recording, _die_with_parent
+from tests.harness.process import die_with_parent
+from tests.harness.pulse import HarnessError, PulseServer, Recording
 
 pytestmark = pytest.mark.package
 
@@ -105,7 +106,7 @@ def _run(frozen: Path, env: dict[str, str], *args: str, timeout: float = 60.0) -
         text=True,
         timeout=timeout,
         check=False,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
 
 
@@ -175,7 +176,7 @@ def test_frozen_tray_app_starts_speaks_and_quits(
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         reply = None

@@ -182,12 +182,8 @@ def sound_continued_for(heard: Recording, since: float) -> float:
     return heard.start + end - since
 
 
-def _pulse_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith("PULSE_")}
-
-
 def test_ctrl_c_silences_and_exits_130(pulse: PulseServer, tmp_path: Path) -> None:
-    env = dict(os.environ, **_pulse_env())
+    env = dict(os.environ, **pulse.client_env)
     marker = f"x{tmp_path.name}" * 20  # a long text that also names this very process
     for name in ("CONFIG", "STATE", "CACHE", "DATA"):
         env[f"XDG_{name}_HOME"] = str(tmp_path / name.lower())

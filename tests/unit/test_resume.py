@@ -141,3 +141,18 @@ def test_document_key_follows_content(tmp_path: Path) -> None:
     assert document_key(one) == document_key(two)
     two.write_text("other words")
     assert document_key(one) != document_key(two)
+
+
+def test_a_big_document_is_keyed_by_its_size_and_ends(tmp_path: Path) -> None:
+    """Bounded cost: the middle of a big file is not read, but its ends and size are."""
+    path = tmp_path / "big.txt"
+    body = bytearray(b"x" * (3 << 20))
+    path.write_bytes(body)
+    original = document_key(path)
+    for position in (10, len(body) - 10):
+        changed = bytearray(body)
+        changed[position] = ord("y")
+        path.write_bytes(changed)
+        assert document_key(path) != original
+    path.write_bytes(bytes(body) + b"z")
+    assert document_key(path) != original

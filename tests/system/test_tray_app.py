@@ -28,7 +28,8 @@ import pytest
 from voxtray.core.ipc import send_command
 
 from tests.harness.desktop import DesktopSession
-from tests.harness.pulse import HarnessError, PulseServer, Recording, _die_with_parent
+from tests.harness.process import die_with_parent
+from tests.harness.pulse import HarnessError, PulseServer, Recording
 from tests.harness.signal import db, dominant_frequency, sound_spans
 
 pytestmark = [
@@ -132,7 +133,7 @@ def app(desktop: DesktopSession, pulse: PulseServer) -> Iterator[RunningApp]:
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     assert grabber.stdout is not None and grabber.stdout.readline().strip() == b"grabbed"
     log = desktop.root / "app.log"
@@ -144,7 +145,7 @@ def app(desktop: DesktopSession, pulse: PulseServer) -> Iterator[RunningApp]:
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     running = RunningApp(process, env, log, Path(env["XDG_RUNTIME_DIR"]) / "voxtray")
     try:
@@ -268,7 +269,7 @@ def test_a_dropped_file_is_read(
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         start = desktop.wait_for(

@@ -1,6 +1,6 @@
 """Captions and chapter lists for an exported narration, from the timing of its segments.
 
-Pure functions: the export (``cli.py``) collects one entry per segment, ``(start, end, text)``
+Pure functions: the export (``export.py``) collects one entry per segment, ``(start, end, text)``
 in seconds of the audio file, and turns them into SubRip (``.srt``), LRC (``.lrc``) or a chapter
 list in the common ``HH:MM:SS.mmm Title`` form that audiobook and podcast tools read.
 """

@@ -31,25 +31,16 @@ from typing import Any, TextIO
 
 from . import __version__
 from .audio.player import list_output_devices
-from .audio.sinks import FileSink, resolve_format
-from .captions import CaptionEntry, chapter_list, chapter_times, to_lrc, to_srt
 from .cloud_commands import add_cloud_commands
-from .engine import build_narrator, default_providers, export_providers
+from .engine import build_narrator, default_providers
 from .errors import EmptyTextError, ErrorCategory, InputError, InstanceError, VoxTrayError
+from .export import ExportOptions, ExportProgress, audio_suffix, export_narration
 from .ipc import MAX_MESSAGE_BYTES, send_command
-from .model import (
-    Event,
-    RequestFailed,
-    RequestWarning,
-    SegmentAudible,
-    SpeakRequest,
-    TerminalEvent,
-    VoiceRef,
-)
+from .model import Event, RequestFailed, RequestWarning, SpeakRequest, TerminalEvent, VoiceRef
 from .paths import last_stats_file
 from .settings import Settings, load_settings
 from .stats import load_snapshot, save_snapshot
-from .text.readers import open_document, open_text
+from .text.readers import open_document, open_text, probe_document
 from .text.stdin import spool_stdin
 from .text_commands import add_text_commands
 
@@ -99,7 +90,7 @@ def _speak(args: argparse.Namespace) -> int:
         local_only = args.no_instance or args.device or args.volume is not None
         if not local_only and _hand_over(request, args, voice, Path(spool)):
             return EXIT_OK
-        return asyncio.run(_narrate(settings, request, voice, args, output=None))
+        return asyncio.run(_narrate(settings, request, voice, args))
 
 
 def _hand_over(
@@ -123,8 +114,12 @@ def _hand_over(
 
 
 def _control(args: argparse.Namespace) -> int:
-    """``stop``, ``pause``, ``resume``, ``skip``, ``read-clipboard``, ``quit``."""
-    if _instance({"cmd": args.command}) is None:
+    """``stop``, ``pause``, ``resume``, ``skip``, ``rewind``, ``read-clipboard``, ``quit``."""
+    command: dict[str, Any] = {"cmd": args.command}
+    unit = getattr(args, "unit", None)
+    if unit is not None:
+        command["unit"] = unit
+    if _instance(command) is None:
         raise CliError("VoxTray is not running (start it with `voxtray`).", EXIT_FAILED)
     return EXIT_OK
 
@@ -146,97 +141,53 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_to(args: argparse.Namespace, spool: Path) -> int:
+    """``voxtray export``: the work is :func:`~.export.export_narration`'s; this is
+    the terminal's side of it (arguments, the progress bar, one line per file written)."""
     settings = _settings()
     request = _request(args, settings, spool)
     voice = _voice(args, settings)
-    target: Path = args.output
+    options = ExportOptions(
+        target=args.output,
+        format=args.format,
+        captions=tuple(args.captions or ()),
+        chapter_list=args.chapters,
+        split_chapters=args.split_chapters,
+    )
     try:
-        resolve_format(target, args.format)
+        audio_suffix(options)
     except VoxTrayError as error:
         raise CliError(str(error), EXIT_USAGE) from error
-    sink = FileSink(target, format=args.format)
-    progress = _ProgressBar(sys.stderr, _source_size(request)) if sys.stderr.isatty() else None
-    timing = _SegmentTiming()
+    progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+
+    def warn(message: str) -> None:
+        print(f"voxtray: warning: {message}", file=sys.stderr)
+
+    def advance(step: ExportProgress) -> None:
+        if progress is not None:
+            progress.update(step.fraction)
+
     try:
-        code = asyncio.run(
-            _narrate(settings, request, voice, args, output=sink, progress=progress, timing=timing)
+        result = asyncio.run(
+            export_narration(
+                request,
+                options,
+                settings=settings,
+                voice=voice,
+                on_progress=advance,
+                on_warning=warn,
+                stats_file=last_stats_file(),
+            )
         )
-    except BaseException:
-        target.unlink(missing_ok=True)  # a cut-off export is not a file to keep
-        raise
-    if code != EXIT_OK:
-        target.unlink(missing_ok=True)
-        return code
-    print(f"Wrote {target}", file=sys.stderr)
-    _write_side_files(
-        args, request, target, timing, sink.counters().frames_played / sink.sample_rate
-    )
-    return code
-
-
-def _write_side_files(
-    args: argparse.Namespace,
-    request: SpeakRequest,
-    target: Path,
-    timing: _SegmentTiming,
-    duration: float,
-) -> None:
-    """``--captions`` and ``--chapters``: files named after the audio file, next to it."""
-    writers = {"srt": to_srt, "lrc": to_lrc}
-    for kind in dict.fromkeys(args.captions or []):  # once each, in the order given
-        _write_text(target.with_suffix(f".{kind}"), writers[kind](timing.entries(duration)))
-    if not args.chapters:
-        return
-    chapters = _chapters(request)
-    placed = chapter_times(chapters, timing.segments)
-    if not placed:
-        print(
-            "voxtray: note: the document has no chapters; no chapter list written.", file=sys.stderr
-        )
-        return
-    _write_text(target.with_suffix(".chapters.txt"), chapter_list(placed))
-
-
-def _chapters(request: SpeakRequest) -> list[tuple[str, int]]:
-    """The document's chapter marks, from a second reading (the first is the narrator's)."""
-    if request.source is None:
-        return []
-    try:
-        with open_document(request.source) as stream:
-            for _piece in stream:
-                pass
-            return [(chapter.title, chapter.offset) for chapter in stream.chapters]
-    except InputError as error:
-        raise CliError(str(error), EXIT_FAILED) from error
-
-
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise CliError(f"Cannot write {path}: {error.strerror or error}.", EXIT_FAILED) from error
-    print(f"Wrote {path}", file=sys.stderr)
-
-
-class _SegmentTiming:
-    """Collects where each segment starts in the exported audio (``SegmentAudible``)."""
-
-    def __init__(self) -> None:
-        self.segments: list[tuple[int, int, float]] = []
-        """``(source_start, source_end, audio_start)`` in reading order."""
-        self._texts: list[str] = []
-
-    def add(self, event: SegmentAudible) -> None:
-        if event.audio_offset is None:
-            return
-        self.segments.append((event.start, event.end, event.audio_offset))
-        self._texts.append(event.text)
-
-    def entries(self, duration: float) -> list[CaptionEntry]:
-        """One caption per segment, ending where the next begins (the last: the file's end)."""
-        starts = [at for _start, _end, at in self.segments]
-        ends = [*starts[1:], max(duration, starts[-1])] if starts else []
-        return list(zip(starts, ends, self._texts, strict=True))
+    except VoxTrayError as error:
+        raise CliError(str(error), _code(error)) from error
+    finally:
+        if progress is not None:
+            progress.close()
+    for path in result.files:
+        print(f"Wrote {path}", file=sys.stderr)
+    for note in result.notes:
+        print(f"voxtray: note: {note}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _voices(args: argparse.Namespace) -> int:
@@ -331,30 +282,21 @@ def _tray(args: argparse.Namespace) -> int:
 
 
 async def _narrate(
-    settings: Settings,
-    request: SpeakRequest,
-    voice: VoiceRef,
-    args: argparse.Namespace,
-    *,
-    output: FileSink | None,
-    progress: _ProgressBar | None = None,
-    timing: _SegmentTiming | None = None,
+    settings: Settings, request: SpeakRequest, voice: VoiceRef, args: argparse.Namespace
 ) -> int:
-    if getattr(args, "device", None):
+    """``voxtray speak`` here, through the sound card."""
+    if args.device:
         settings = settings.replace(audio=settings.audio.replace(device=str(args.device)))
-    if getattr(args, "volume", None) is not None:
+    if args.volume is not None:
         settings = settings.replace(audio=settings.audio.replace(volume=args.volume))
-    live = output is None
-    providers = None if live else export_providers(settings)
-    narrator = build_narrator(
-        settings, output=output, voice=voice, interactive=live, providers=providers
-    )
+    narrator = build_narrator(settings, voice=voice)
     try:
         await narrator.start()
     except VoxTrayError as error:
         await narrator.aclose()
+        await _document_problem(request)
         raise CliError(str(error), EXIT_FAILED) from error
-    remove_listener = narrator.add_listener(_reporter(progress, timing))
+    remove_listener = narrator.add_listener(_reporter)
     try:
         outcome = await narrator.speak(request).wait()
     finally:
@@ -362,24 +304,29 @@ async def _narrate(
         with contextlib.suppress(OSError):
             save_snapshot(narrator.stats(), last_stats_file())
         await narrator.aclose()
-        if progress is not None:
-            progress.close()
     return _exit_code(outcome)
 
 
-def _reporter(
-    progress: _ProgressBar | None, timing: _SegmentTiming | None = None
-) -> Callable[[Event], None]:
-    def report(event: Event) -> None:
-        if isinstance(event, RequestWarning):
-            print(f"voxtray: warning: {event.message}", file=sys.stderr)
-        elif isinstance(event, SegmentAudible):
-            if progress is not None:
-                progress.update(event.end)
-            if timing is not None:
-                timing.add(event)
+async def _document_problem(request: SpeakRequest) -> None:
+    """Raise the document's own problem (encrypted, scanned…), if it has one.
 
-    return report
+    :func:`_check_file` only probes a document, and its one real reading is the worker's, after
+    the sound card opened. When the sound card cannot open, nothing reads the document, yet
+    its problem is the more useful sentence: another device may be found, the file stays
+    unreadable. So then, and only then, the document is opened here to learn it.
+    """
+    if request.source is None:
+        return
+    try:
+        stream = await asyncio.to_thread(open_document, request.source)
+    except InputError as error:
+        raise CliError(str(error), EXIT_USAGE) from error
+    stream.close()
+
+
+def _reporter(event: Event) -> None:
+    if isinstance(event, RequestWarning):
+        print(f"voxtray: warning: {event.message}", file=sys.stderr)
 
 
 def _code(error: VoxTrayError) -> int:
@@ -429,8 +376,17 @@ def _request(args: argparse.Namespace, settings: Settings, spool: Path) -> Speak
 
 
 def _check_file(path: Path) -> None:
-    """Fail fast, before the sound card opens, on a file that cannot be read at all."""
+    """Fail fast, before the sound card opens, on a file that cannot be read at all.
+
+    Only what is cheap: :func:`probe_document` (missing, unreadable, binary, unsupported),
+    and for plain text, whether it has a word in it. A document (EPUB, PDF…) is not opened
+    here: that would parse a book once to check it and again to read it. Its deeper problems
+    (encrypted, damaged, scanned, empty) come, in the same sentences, from its one reading:
+    the export's, before any file is written, or the narrator's.
+    """
     try:
+        if probe_document(path) != "txt":
+            return
         with open_document(path) as pieces:
             if not any(piece.strip() for piece in pieces):
                 raise CliError(f"{path.name} contains no text to speak.", EXIT_USAGE)
@@ -446,15 +402,6 @@ def _voice(args: argparse.Namespace, settings: Settings) -> VoiceRef:
     if args.provider and args.provider != default.provider:
         return VoiceRef(args.provider)
     return default
-
-
-def _source_size(request: SpeakRequest) -> int:
-    if request.source is not None:
-        try:
-            return max(1, request.source.stat().st_size)
-        except OSError:
-            return 1
-    return max(1, len(request.text or ""))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -504,10 +451,17 @@ def _parser() -> argparse.ArgumentParser:
         choices=("srt", "lrc"),
         help="also write captions next to the audio file (book.srt, book.lrc); repeatable",
     )
-    export.add_argument(
+    chapters = export.add_mutually_exclusive_group()
+    chapters.add_argument(
         "--chapters",
         action="store_true",
         help="also write the document's chapters as book.chapters.txt (HH:MM:SS.mmm Title)",
+    )
+    chapters.add_argument(
+        "--split-chapters",
+        action="store_true",
+        help="one audio file per chapter: book-01 Title.mp3, book-02 …; text before the first "
+        "chapter goes to book-00 Opening.mp3",
     )
     export.set_defaults(handler=_export)
 
@@ -529,11 +483,23 @@ def _parser() -> argparse.ArgumentParser:
         ("stop", "silence the tray app and empty its queue"),
         ("pause", "pause the tray app"),
         ("resume", "resume the tray app"),
-        ("skip", "skip the sentence the tray app speaks"),
+        ("skip", "skip to the next sentence (paragraph, chapter) of what the tray app reads"),
+        ("rewind", "back to the start of the sentence (paragraph, chapter) the tray app reads"),
         ("read-clipboard", "the tray app reads the clipboard (or selection) now"),
         ("quit", "end the tray app"),
     ):
-        commands.add_parser(name, help=summary).set_defaults(handler=_control)
+        sub = commands.add_parser(name, help=summary)
+        sub.set_defaults(handler=_control)
+        if name in ("skip", "rewind"):
+            units = sub.add_mutually_exclusive_group()
+            for unit in ("paragraph", "chapter"):
+                units.add_argument(
+                    f"--{unit}",
+                    dest="unit",
+                    action="store_const",
+                    const=unit,
+                    help=f"by {unit} instead of by sentence",
+                )
     return parser
 
 
@@ -546,14 +512,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 class _ProgressBar:
     """A one-line progress bar on a terminal, redrawn in place."""
 
-    def __init__(self, stream: TextIO, total: int) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self._stream = stream
-        self._total = total
         self._shown = -1
 
-    def update(self, position: int) -> None:
-        fraction = min(0.99, position / self._total)
-        percent = int(fraction * 100)
+    def update(self, fraction: float) -> None:
+        percent = int(min(0.99, fraction) * 100)  # 100 % is the bar going away
         if percent == self._shown:
             return
         self._shown = percent

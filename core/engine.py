@@ -14,6 +14,7 @@ from .audio.player import Player
 from .cache import AudioCache
 from .model import VoiceRef
 from .narrator import Narrator
+from .orchestrator.playback import Pauses
 from .orchestrator.worker import WorkerSettings
 from .paths import data_dir
 from .providers.elevenlabs.provider import ElevenLabsProvider, Transport
@@ -40,6 +41,12 @@ class ApiKeyHolder:
         self._service = service
         self._secret: Secret | None = None
         self._loaded = False
+        self._generation = 0
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the key was read since the last :meth:`invalidate` (no keyring read due)."""
+        return self._loaded
 
     def __call__(self) -> str | None:
         if not self._loaded:
@@ -48,12 +55,18 @@ class ApiKeyHolder:
         return self._secret.reveal() if self._secret is not None else None
 
     async def aload(self) -> None:
-        self._secret = await aget_api_key(self._service)
-        self._loaded = True
+        """Read the key in a worker thread. A read that an :meth:`invalidate` overtook is
+        dropped: it may have seen the key that was just replaced."""
+        generation = self._generation
+        secret = await aget_api_key(self._service)
+        if generation == self._generation:
+            self._secret = secret
+            self._loaded = True
 
     def invalidate(self) -> None:
         self._secret = None
         self._loaded = False
+        self._generation += 1
 
 
 def elevenlabs_base_url(settings: Settings) -> str:
@@ -90,11 +103,33 @@ def default_providers(
     )
 
 
-def export_providers(settings: Settings) -> ProviderRegistry:
+def export_providers(
+    settings: Settings, *, spare_cores: int = 0, api_key: ApiKeyHolder | None = None
+) -> ProviderRegistry:
     """Providers for an export: no sound card to keep a core free for, so the local voice
     synthesizes as many segments at once as there are cores (one onnxruntime thread each,
-    which measured faster than one segment on every core: docs/PERFORMANCE.md)."""
-    return default_providers(settings, concurrency=os.cpu_count() or 1)
+    which measured faster than one segment on every core: docs/PERFORMANCE.md).
+
+    ``spare_cores`` are left to others: the tray app exports beside its live voice, which must
+    keep up with the sound card.
+    """
+    concurrency = max(1, (os.cpu_count() or 1) - spare_cores)
+    return default_providers(settings, concurrency=concurrency, api_key=api_key)
+
+
+def sound_output(
+    settings: Settings, *, on_device_change: Callable[[str, str], None] | None = None
+) -> Player:
+    """The sound card output as ``[audio]`` describes it (not opened yet)."""
+    audio = settings.audio
+    player = Player(
+        device=audio.device or None,
+        latency=audio.latency,
+        buffer_seconds=audio.buffer_seconds,
+        on_device_change=on_device_change,
+    )
+    player.volume = audio.volume
+    return player
 
 
 def build_narrator(
@@ -121,14 +156,7 @@ def build_narrator(
             on_device_change(device, reason)
 
     if output is None:
-        audio = settings.audio
-        output = Player(
-            device=audio.device or None,
-            latency=audio.latency,
-            buffer_seconds=audio.buffer_seconds,
-            on_device_change=device_changed,
-        )
-        output.volume = audio.volume
+        output = sound_output(settings, on_device_change=device_changed)
     cache = None
     if settings.cache.enabled:
         cache = AudioCache(max_bytes=settings.cache.max_megabytes * 1024 * 1024)
@@ -143,6 +171,7 @@ def build_narrator(
             resume=ResumeStore() if interactive else None,
             fallback_voice=local_voice(settings) if settings.elevenlabs.fallback_to_local else None,
             text=text_preparer(settings),
+            pauses=Pauses(settings.voice.sentence_pause, settings.voice.paragraph_pause),
         ),
         warm=warm,
         cache=cache,

@@ -20,15 +20,18 @@ reply, ``{"ok": true, ...}`` or ``{"ok": false, "error": "a sentence for the use
 
     {"cmd": "speak", "text": "…"}            or "file": "/absolute/path"; optional "interrupt":
                                              bool, "rate": number, "voice": "provider:voice"
-    {"cmd": "stop"} {"cmd": "pause"} {"cmd": "resume"} {"cmd": "skip"}
+    {"cmd": "stop"} {"cmd": "pause"} {"cmd": "resume"}
+    {"cmd": "skip"} {"cmd": "rewind"}        optional "unit": "sentence" (default), "paragraph"
+                                             or "chapter"
     {"cmd": "read-clipboard"}                read the clipboard (or selection) as the hotkey does
     {"cmd": "show"}                          show the drop window (a second ``voxtray``)
     {"cmd": "stats"}                         reply carries "stats": the snapshot as a dict
     {"cmd": "quit"}
 
-Windows has no Unix sockets here and named pipes are not implemented yet: there
-:class:`InstanceServer` raises :class:`~.errors.InstanceUnavailableError` (the tray app then runs
-without single-instance support) and :func:`send_command` answers ``None`` (no instance).
+On Windows the same protocol runs over a named pipe of the user's own (:mod:`.named_pipe`):
+its DACL lets only the current user in, the client refuses a pipe another user owns, the first
+pipe instance decides who runs, and the server holds the :data:`INSTANCE_MUTEX` the installer
+waits for.
 """
 
 from __future__ import annotations
@@ -58,15 +61,17 @@ LOCK_NAME = "voxtray.lock"
 INSTANCE_MUTEX = "VoxTray.SingleInstance"
 """The name of the Windows mutex that says "VoxTray runs in this session". The installer's
 ``AppMutex`` (installer.iss, injected by packaging/build.py from here) waits for it to be gone
-before it replaces or removes the files. Only the name lives here so far: the Windows
-single-instance guard (named pipes, not implemented yet) is what should hold it."""
+before it replaces or removes the files. The server holds it while it runs (:mod:`.named_pipe`)."""
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """Longest request line: text of that size is a book; longer input goes by ``file``."""
 DEFAULT_TIMEOUT = 5.0
 
 COMMANDS = frozenset(
-    {"speak", "stop", "pause", "resume", "skip", "read-clipboard", "show", "stats", "quit"}
+    {"speak", "stop", "pause", "resume", "skip", "rewind", "read-clipboard", "show", "stats"}
+    | {"quit"}
 )
+UNITS = frozenset({"sentence", "paragraph", "chapter"})
+"""What ``skip`` and ``rewind`` move by (``"unit"``, default ``"sentence"``)."""
 
 Command = dict[str, Any]
 Reply = dict[str, Any]
@@ -74,7 +79,8 @@ CommandHandler = Callable[[Command], Awaitable[Reply]]
 """Called on the loop with a validated command; returns the reply (``ok`` is added if absent).
 A :class:`~.errors.VoxTrayError` it raises becomes ``{"ok": false, "error": str(error)}``."""
 
-SUPPORTED = sys.platform != "win32"
+WINDOWS = sys.platform == "win32"
+"""The channel is a named pipe (:mod:`.named_pipe`), not a Unix-domain socket."""
 
 
 class CommandError(ValueError):
@@ -101,6 +107,8 @@ def parse_command(line: bytes) -> Command:
         raise CommandError(f"Unknown command {name!r}; known: {', '.join(sorted(COMMANDS))}.")
     if name == "speak":
         _check_speak(data)
+    if name in ("skip", "rewind") and data.get("unit", "sentence") not in UNITS:
+        raise CommandError(f"{name}: unit must be one of {', '.join(sorted(UNITS))}.")
     return data
 
 
@@ -182,6 +190,8 @@ class InstanceServer:
         self._busy: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._bound: tuple[int, int] | None = None  # (st_dev, st_ino) of our socket file
+        self._pipe: Any = None  # Windows: the named_pipe.PipeListener
+        self._mutex: Any = None  # Windows: the named_pipe.InstanceMutex
         self.refused = 0
         """Connections closed because the peer was another user."""
 
@@ -190,11 +200,9 @@ class InstanceServer:
         return socket_path(self._directory)
 
     async def start(self) -> None:
-        if not SUPPORTED:
-            raise InstanceUnavailableError(
-                "Single-instance mode is not available on Windows yet (named pipes are not "
-                "implemented): a second VoxTray will run on its own."
-            )
+        if WINDOWS:
+            self._start_pipe()
+            return
         directory = ensure_dir(self._directory or runtime_dir())
         self._lock = _take_lock(directory / LOCK_NAME)
         try:
@@ -211,6 +219,26 @@ class InstanceServer:
             raise
         _LOG.debug("Serving the single-instance channel at %s", path)
 
+    def _start_pipe(self) -> None:
+        from .named_pipe import InstanceMutex, PipeListener
+
+        mutex = InstanceMutex(INSTANCE_MUTEX)
+        try:
+            mutex.acquire()
+            listener = PipeListener(self._serve, limit=MAX_MESSAGE_BYTES)
+            listener.start()
+        except OSError as exc:
+            mutex.release()
+            raise InstanceUnavailableError(
+                f"The single-instance channel could not be opened ({exc}): a second VoxTray "
+                "will run on its own."
+            ) from exc
+        except BaseException:
+            mutex.release()
+            raise
+        self._pipe, self._mutex = listener, mutex
+        _LOG.debug("Serving the single-instance channel at %s", listener.name)
+
     async def aclose(self, grace: float = 2.0) -> None:
         """Stop listening, end open connections, remove the socket file, release the lock.
 
@@ -223,6 +251,9 @@ class InstanceServer:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            pipe.close()
         for task, writer in list(self._connections.items()):
             if task not in self._busy:
                 writer.close()  # its readuntil() sees the end of the stream and returns
@@ -236,6 +267,9 @@ class InstanceServer:
             await server.wait_closed()
             self._unlink_own_socket()
         self._release_lock()
+        mutex, self._mutex = self._mutex, None
+        if mutex is not None:
+            mutex.release()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -254,7 +288,8 @@ class InstanceServer:
         assert task is not None
         self._connections[task] = writer
         try:
-            uid = peer_uid(writer.get_extra_info("socket"))
+            sock = writer.get_extra_info("socket")  # None on a pipe: its DACL admits the user
+            uid = peer_uid(sock) if sock is not None else None
             if not peer_allowed(uid, self._uid):
                 self.refused += 1
                 _LOG.warning("Refused a single-instance connection from uid %s", uid)
@@ -365,8 +400,9 @@ def send_command(
     socket belongs to another user, no answer within ``timeout`` seconds, or a malformed reply.
     Blocking on purpose: the CLI calls it before it has an event loop.
     """
-    if not SUPPORTED:
-        return None
+    if WINDOWS:
+        data = _exchange_over_pipe(command, timeout)
+        return None if data is None else _reply(data)
     path = socket_path(directory)
     try:
         info = path.lstat()
@@ -390,6 +426,10 @@ def send_command(
             data = _exchange(sock, command)
     if data is None:
         raise InstanceError(f"The running VoxTray did not answer within {timeout:g} s.")
+    return _reply(data)
+
+
+def _reply(data: bytes) -> Reply:
     if not data:
         raise InstanceError("The running VoxTray closed the connection without answering.")
     try:
@@ -399,6 +439,22 @@ def send_command(
     if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
         raise InstanceError("The running VoxTray sent a malformed reply.")
     return reply
+
+
+def _exchange_over_pipe(command: Command, timeout: float) -> bytes | None:
+    """Windows: the reply line over this user's pipe; ``None`` when no instance serves it."""
+    from .named_pipe import exchange
+
+    async def bounded() -> bytes | None:
+        async with asyncio.timeout(timeout):
+            return await exchange(encode(command), limit=MAX_MESSAGE_BYTES)
+
+    try:
+        return asyncio.run(bounded())
+    except TimeoutError as exc:
+        raise InstanceError(f"The running VoxTray did not answer within {timeout:g} s.") from exc
+    except OSError as exc:
+        raise InstanceError(f"The running VoxTray could not be reached: {exc}.") from exc
 
 
 def _exchange(sock: socket.socket, command: Command) -> bytes | None:

@@ -75,6 +75,9 @@ class Capabilities:
     """Whether chunks carry character timing."""
     streaming: bool = False
     """Whether audio of one segment arrives before the whole segment is synthesized."""
+    rate_range: tuple[float, float] = (0.25, 4.0)
+    """Speaking rates the voice reaches by itself; the rest is time-stretched afterwards (the
+    cloud voice only speeds 0.7–1.2×, users listen at 0.5–2.5×)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,19 @@ class SegmentKind(Enum):
     CLAUSE = "clause"  # the first clause, cut early so speech starts fast
     SENTENCE = "sentence"  # a whole sentence
     PART = "part"  # a piece of a sentence too long for one call (cut at a clause, word or hard)
+    PARAGRAPH = "paragraph"  # the last sentence of a paragraph, heading, list item or the text
+
+    @property
+    def ends_sentence(self) -> bool:
+        return self in (SegmentKind.SENTENCE, SegmentKind.PARAGRAPH)
+
+
+class TextUnit(Enum):
+    """What a transport command (skip, rewind) moves by."""
+
+    SENTENCE = "sentence"
+    PARAGRAPH = "paragraph"
+    CHAPTER = "chapter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +248,39 @@ class SegmentAudible(RequestEvent):
     """Seconds of the request's audio written to the output before this segment: its time in
     an exported file (exact there, where nothing is skipped; after a skip, live, the dropped
     audio still counts). ``None`` when not known."""
+    duration: float | None = None
+    """Seconds of the segment's speech, when all of it had arrived by the time it became
+    audible (almost always: synthesis runs ahead): the reading window paces its word highlight
+    with it. ``None`` for a segment still streaming in."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextRead(RequestEvent):
+    """More of the request's text was read (live requests only): the reading window shows it.
+
+    ``start`` is the offset of ``text`` in the request's text, the coordinates of segments'
+    ``start``/``end``; after a rewind past what is kept, text may be read (and sent) again.
+    """
+
+    start: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChapterFound(RequestEvent):
+    """A chapter mark was reached while reading the document (live requests only)."""
+
+    index: int
+    title: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Repositioned(RequestEvent):
+    """The listener moved (rewind, skip a paragraph, a chapter, a click in the reading window,
+    a new speed): speech goes on from ``offset``."""
+
+    offset: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,13 +34,16 @@ from .model import (
     RequestQueued,
     SpeakRequest,
     TerminalEvent,
+    TextUnit,
     VoiceRef,
 )
 from .orchestrator.queue import QueueEntry, RequestQueue
+from .orchestrator.transport import Move, MoveKind
 from .orchestrator.worker import Worker, WorkerSettings
 from .providers.base import ReportsCounters
 from .providers.registry import ProviderRegistry
 from .stats import StatsRecorder, StatsSnapshot
+from .text.document import Chapter
 
 _LOG = logging.getLogger(__name__)
 
@@ -253,9 +256,42 @@ class Narrator:
     def paused(self) -> bool:
         return self._output.paused
 
-    def skip(self) -> bool:
-        """Drop the rest of the sentence being spoken and go on with the next one."""
-        return self._worker.skip()
+    def skip(self, unit: TextUnit = TextUnit.SENTENCE) -> bool:
+        """Go on with the next sentence, paragraph or chapter of what plays now.
+
+        By sentence the playback drops what is left of the segment being heard and plays the
+        next from what is already synthesized (instant, nothing made twice); by paragraph or
+        chapter speech starts over there. Skipping past the end finishes the request.
+        """
+        if unit is TextUnit.SENTENCE:
+            return self._worker.skip()
+        return self._worker.move(Move(MoveKind.SKIP, unit))
+
+    def rewind(self, unit: TextUnit = TextUnit.SENTENCE) -> bool:
+        """Back to the start of the current sentence (paragraph, chapter), or to the one before
+        when it began less than two seconds ago. False when nothing plays."""
+        return self._worker.move(Move(MoveKind.REWIND, unit))
+
+    def jump_to(self, offset: int) -> bool:
+        """Go on from the sentence holding ``offset`` (an offset of ``TextRead``/segments)."""
+        return self._worker.move(Move(MoveKind.JUMP, offset=offset))
+
+    def jump_to_chapter(self, index: int) -> bool:
+        """Go on from the start of one of :meth:`chapters`."""
+        if not 0 <= index < len(self._worker.chapters):
+            return False
+        return self._worker.move(Move(MoveKind.CHAPTER, index=index))
+
+    def chapters(self) -> list[Chapter]:
+        """The chapters of what plays now, as far as the reading has found them."""
+        return self._worker.chapters
+
+    def change_rate(self, rate: float) -> bool:
+        """Speak the rest of what plays now at ``rate`` (from its current sentence); later
+        requests carry their own rate. False when nothing plays."""
+        if not 0.25 <= rate <= 4.0:
+            raise ValueError(f"rate must be between 0.25 and 4.0, not {rate}")
+        return self._worker.change_rate(rate)
 
     @property
     def volume(self) -> float:

@@ -95,6 +95,10 @@ class VoiceSettings(_Section):
     """The provider's voice id; empty for the provider's own default."""
     rate: float = _setting(1.0, minimum=0.25, maximum=4.0)
     """Speaking rate: 1.3 is 30 % faster, at the same pitch."""
+    sentence_pause: float = _setting(0.1, minimum=0.0, maximum=3.0)
+    """Seconds of silence added after a sentence (at rate 1; shorter when faster)."""
+    paragraph_pause: float = _setting(0.45, minimum=0.0, maximum=5.0)
+    """Seconds of silence added after a paragraph or heading (at rate 1; shorter when faster)."""
 
     @property
     def ref(self) -> VoiceRef:
@@ -171,7 +175,9 @@ class HotkeySettings(_Section):
     pause: str = "Ctrl+Alt+P"
     """Pause, or resume when paused."""
     skip: str = "Ctrl+Alt+K"
-    """Skip to the next item of the queue."""
+    """Skip to the next sentence."""
+    rewind: str = "Ctrl+Alt+J"
+    """Back to the start of the sentence (or the one before, right after it began)."""
     read_now_source: str = _setting("clipboard", choices=("clipboard", "selection"))
     """clipboard: what was copied, on every platform. selection: the text last selected with
     the mouse (the X11/Wayland primary selection; elsewhere the clipboard is used). The

@@ -376,6 +376,7 @@ class StatsRecorder:
 
 def _provider_figures(counters: ProviderCounters) -> dict[str, Any]:
     recent = counters.first_byte_seconds
+    quota = counters.quota
     ordered = sorted(recent)
     return {
         "requests": counters.requests,
@@ -386,6 +387,13 @@ def _provider_figures(counters: ProviderCounters) -> dict[str, Any]:
         "first_byte_p50": _nearest_rank(ordered, 50),
         "first_byte_p95": _nearest_rank(ordered, 95),
         "concurrency_limit": counters.concurrency_limit,
+        "quota": None
+        if quota is None
+        else {
+            "used": quota.used,
+            "limit": quota.limit,
+            "resets_at": quota.resets_at,
+        },
     }
 
 

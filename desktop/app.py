@@ -24,13 +24,21 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication, QWidget
-from voxtray.core.engine import ApiKeyHolder, build_narrator, default_providers
+from voxtray.core.audio.output import AudioOutput, OutputDevice, ReconfigurableOutput
+from voxtray.core.audio.player import list_output_devices
+from voxtray.core.engine import (
+    ApiKeyHolder,
+    build_narrator,
+    default_providers,
+    export_providers,
+    sound_output,
+)
 from voxtray.core.errors import (
     AlreadyRunningError,
     InputError,
@@ -38,10 +46,12 @@ from voxtray.core.errors import (
     VoxTrayError,
 )
 from voxtray.core.ipc import Command, InstanceServer, Reply
-from voxtray.core.model import Priority, RequestId, SpeakRequest, Voice, VoiceRef
+from voxtray.core.model import Priority, RequestId, SpeakRequest, TextUnit, Voice, VoiceRef
 from voxtray.core.narrator import Narrator, RequestHandle
 from voxtray.core.paths import atomic_write, last_stats_file, state_dir
+from voxtray.core.providers.elevenlabs.provider import ElevenLabsProvider
 from voxtray.core.providers.registry import ProviderRegistry
+from voxtray.core.secrets import adelete_api_key, aset_api_key
 from voxtray.core.settings import Settings, load_settings, save_settings
 from voxtray.core.stats import save_snapshot
 from voxtray.core.text.readers import probe_document
@@ -49,7 +59,9 @@ from voxtray.core.text.readers import probe_document
 from .autostart import APP_ID
 from .bridge import NarratorBridge, TrayState
 from .clipboard import ClipboardEmptyError, Source, read_text
+from .export import Exporter
 from .notices import Level, Notice, Notifier
+from .transcript import Transcript
 from .tray import TrayIcon, state_icon
 from .windows.drop import DropWindow
 
@@ -98,12 +110,20 @@ class TrayApp(QObject):
         save: bool = True,
         warnings: tuple[str, ...] = (),
         notice_window: float = 5.0,
+        output: AudioOutput | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self._api_key = ApiKeyHolder()
         self._providers = providers or default_providers(settings, api_key=self._api_key)
-        self.narrator = narrator or build_narrator(settings, providers=self._providers)
+        self.output: AudioOutput | None = None
+        """The app's own output (the sound card unless given); ``None`` with a given narrator."""
+        if narrator is None:
+            self.output = output or sound_output(settings, on_device_change=self._device_lost)
+            narrator = build_narrator(settings, providers=self._providers, output=self.output)
+        self.narrator = narrator
+        self._chores: set[asyncio.Task[None]] = set()
+        """Short tasks started by user actions (key reads, output switches), owned here."""
         self._save = save
         self._use_hotkeys = hotkeys
         self._warnings = warnings
@@ -116,9 +136,20 @@ class TrayApp(QObject):
         self.bridge = NarratorBridge(self.narrator, self)
         self.tray = TrayIcon(self.narrator.queue, self)
         self.notifier = Notifier(self._show_notice, window=notice_window, parent=self)
+        # Exports get providers of their own (the live voice keeps its core) and the same key.
+        self.exporter = Exporter(
+            lambda: self.settings,
+            lambda settings: export_providers(settings, spare_cores=1, api_key=self._api_key),
+            self.notify,
+            self,
+        )
         self.drop = DropWindow()
         self.drop.setWindowIcon(state_icon(TrayState.IDLE))
         self.stats_window: QWidget | None = None
+        # The reading window can open at any time and show the current request from its
+        # start: its text is collected from now on, the window itself made on first use.
+        self.transcript = Transcript(self.bridge, self)
+        self.reader_window: QWidget | None = None
         self.settings_dialog: QWidget | None = None
         self._connect()
 
@@ -179,11 +210,16 @@ class TrayApp(QObject):
         self._quit.set()
 
     async def shutdown(self) -> None:
+        chores, self._chores = list(self._chores), set()
+        for chore in chores:
+            chore.cancel()
+        await asyncio.gather(*chores, return_exceptions=True)
         task, self._voices_task = self._voices_task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.exporter.aclose()
         if self.hotkeys is not None:
             self.hotkeys.close()
             self.hotkeys = None
@@ -197,7 +233,7 @@ class TrayApp(QObject):
         self.bridge.close()
         await self.narrator.aclose()
         self.tray.hide()
-        for window in (self.drop, self.stats_window, self.settings_dialog):
+        for window in (self.drop, self.stats_window, self.settings_dialog, self.reader_window):
             if window is not None:
                 window.close()
 
@@ -212,10 +248,10 @@ class TrayApp(QObject):
 
     def dispose(self) -> None:
         """After :meth:`shutdown`: delete the windows and the icon (Qt objects) right away."""
-        for window in (self.drop, self.stats_window, self.settings_dialog):
+        for window in (self.drop, self.stats_window, self.settings_dialog, self.reader_window):
             if window is not None:
                 window.deleteLater()
-        self.stats_window = self.settings_dialog = None
+        self.stats_window = self.settings_dialog = self.reader_window = None
         self.tray.deleteLater()
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
@@ -280,6 +316,9 @@ class TrayApp(QObject):
         return None
 
     def choose_voice(self, voice: VoiceRef) -> None:
+        self._with_key(voice.provider, lambda: self._use_voice(voice))
+
+    def _use_voice(self, voice: VoiceRef) -> None:
         self.narrator.default_voice = voice
         self._store(
             self.settings.replace(
@@ -290,20 +329,94 @@ class TrayApp(QObject):
         )
         self.tray.set_current_voice(voice)
 
+    def _move(self, command: str, unit: str) -> None:
+        """A transport entry of the tray menu: skip or rewind by ``unit``."""
+        move = self.narrator.skip if command == "skip" else self.narrator.rewind
+        move(TextUnit(unit))
+
     def choose_speed(self, rate: float) -> None:
+        """The new speed for what comes next, and for what plays now from its sentence on."""
         self._store(self.settings.replace(voice=self.settings.voice.replace(rate=rate)))
         self.tray.set_speed(rate)
+        self.narrator.change_rate(rate)
 
     def apply_settings(self, settings: Settings) -> None:
         """New settings from the settings dialog: store them and apply what can be live."""
         hotkeys_changed = settings.hotkeys != self.settings.hotkeys
+        old_audio, audio = self.settings.audio, settings.audio
         self._store(settings)
-        self.narrator.default_voice = settings.voice.ref
+        self._with_key(settings.voice.provider, lambda: self._set_default(settings.voice.ref))
         self.narrator.volume = settings.audio.volume
+        if (audio.device, audio.latency) != (old_audio.device, old_audio.latency):
+            self._own(self._switch_output(audio.device, audio.latency), "voxtray-output-switch")
         self.tray.set_current_voice(settings.voice.ref)
         self.tray.set_speed(settings.voice.rate)
         if hotkeys_changed and self.hotkeys is not None:
             self._register_hotkeys()
+
+    def _set_default(self, voice: VoiceRef) -> None:
+        self.narrator.default_voice = voice
+
+    async def _switch_output(self, device: str, latency: float) -> None:
+        """Device and latency from the settings, at once (the speech goes on there)."""
+        output = self.output
+        if not isinstance(output, ReconfigurableOutput):
+            return  # a sink, or a narrator given from outside: nothing to switch
+        try:
+            await output.reconfigure(device or None, latency)
+        except VoxTrayError as error:
+            self.notify("Audio output not changed", str(error), Level.WARNING)
+
+    def _device_lost(self, device: str, reason: str) -> None:
+        self.narrator.device_changed(device, reason)
+
+    # -- the ElevenLabs key: read, saved and deleted off the event loop ----------------------
+
+    def _with_key(self, provider: str, then: Callable[[], None]) -> None:
+        """Run ``then`` now, or, for the cloud voice with its key not read yet, once the key
+        was read in a thread: the request that follows must not read the keyring on the loop."""
+        if provider != "elevenlabs" or self._api_key.loaded:
+            then()
+            return
+
+        async def read_then() -> None:
+            await self._load_api_key()
+            then()
+
+        self._own(read_then(), "voxtray-read-key")
+
+    async def _save_key(self, key: str) -> None:
+        await aset_api_key("elevenlabs", key)
+        self._api_key.invalidate()  # the next cloud request uses the new key
+        await self._load_api_key()
+
+    async def _delete_key(self) -> bool:
+        removed = await adelete_api_key("elevenlabs")
+        self._api_key.invalidate()
+        await self._load_api_key()
+        return removed
+
+    async def _key_status(self) -> str:
+        if not self._api_key.loaded:
+            await self._load_api_key()
+        provider = self._providers.get("elevenlabs")
+        if not isinstance(provider, ElevenLabsProvider):
+            return "The ElevenLabs voice is not available here."
+        plan = await provider.subscription()
+        return (
+            f"The key works: {plan.tier} plan, {plan.character_count:,} of "
+            f"{plan.character_limit:,} characters used."
+        )
+
+    def _own(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._chores.add(task)
+        task.add_done_callback(self._chore_done)
+
+    def _chore_done(self, task: asyncio.Task[None]) -> None:
+        self._chores.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            _LOG.error("%s failed", task.get_name(), exc_info=error)
 
     def notify(self, title: str, message: str, level: Level = Level.ERROR) -> None:
         self.notifier.notify(title, message, level)
@@ -320,6 +433,15 @@ class TrayApp(QObject):
         self.stats_window.raise_()
         self.stats_window.activateWindow()
 
+    def show_reader(self) -> None:
+        if self.reader_window is None:
+            from .windows.reader import ReaderWindow
+
+            self.reader_window = ReaderWindow(self.transcript)
+        self.reader_window.show()
+        self.reader_window.raise_()
+        self.reader_window.activateWindow()
+
     def show_settings(self) -> None:
         if self.settings_dialog is None:
             try:
@@ -327,7 +449,13 @@ class TrayApp(QObject):
             except ImportError as exc:  # pragma: no cover - only while the dialog is missing
                 self.notify("Settings", f"The settings dialog is not available ({exc}).")
                 return
-            dialog = SettingsDialog(self.settings)
+            dialog = SettingsDialog(
+                self.settings,
+                devices=_output_devices,
+                key_status=self._key_status,
+                save_key=self._save_key,
+                delete_key=self._delete_key,
+            )
             dialog.saved.connect(self.apply_settings)
             dialog.finished.connect(self._settings_closed)
             self.settings_dialog = dialog
@@ -364,7 +492,9 @@ class TrayApp(QObject):
         elif name == "resume":
             self.bridge.resume()
         elif name == "skip":
-            return {"skipped": self.narrator.skip()}
+            return {"skipped": self.narrator.skip(TextUnit(command.get("unit", "sentence")))}
+        elif name == "rewind":
+            return {"rewound": self.narrator.rewind(TextUnit(command.get("unit", "sentence")))}
         elif name == "show":
             self.drop.show_and_raise()
         elif name == "stats":
@@ -402,6 +532,13 @@ class TrayApp(QObject):
             )
         )
         bridge.warning.connect(lambda _id, message: self.notify("VoxTray", message, Level.WARNING))
+        bridge.quotaLow.connect(
+            lambda provider, used, limit: self.notify(
+                f"{'ElevenLabs' if provider == 'elevenlabs' else provider} quota almost used up",
+                f"{used:,} of {limit:,} characters used ({used / limit:.0%}).",
+                Level.WARNING,
+            )
+        )
         bridge.deviceChanged.connect(
             lambda device, reason: self.notify(
                 "Audio output changed", f"Now playing on {device}: {reason}", Level.INFO
@@ -415,13 +552,18 @@ class TrayApp(QObject):
         )
         tray.pauseToggled.connect(bridge.toggle_pause)
         tray.skip.connect(self.narrator.skip)
+        tray.move.connect(self._move)
         tray.stop.connect(bridge.stop)
         tray.cancel.connect(self._cancel)
         tray.voiceChosen.connect(self.choose_voice)
         tray.speedChosen.connect(self.choose_speed)
         tray.openFile.connect(drop.choose_file)
+        tray.exportFile.connect(self.exporter.choose)
+        tray.cancelExport.connect(self.exporter.cancel)
+        self.exporter.progressed.connect(tray.set_export)
         tray.showDropWindow.connect(drop.show_and_raise)
         tray.showStats.connect(self.show_stats)
+        tray.showReader.connect(self.show_reader)
         tray.showSettings.connect(self.show_settings)
         tray.quit.connect(self.quit)
         tray.voice_menu.aboutToShow.connect(self.load_voices)
@@ -470,6 +612,7 @@ class TrayApp(QObject):
             keys.stop: self.bridge.stop,
             keys.pause: self.bridge.toggle_pause,
             keys.skip: self.narrator.skip,
+            keys.rewind: self.narrator.rewind,
         }
         problems = []
         for combo, action in actions.items():
@@ -487,6 +630,8 @@ class TrayApp(QObject):
     async def _load_voices(self) -> None:
         voices: list[Voice] = []
         for provider_id in self._providers.ids:
+            if provider_id == "elevenlabs" and not self._api_key.loaded:
+                await self._load_api_key()  # in a thread: listing must not read it on the loop
             try:
                 voices.extend(await self._providers.get(provider_id).voices())
             except asyncio.CancelledError:
@@ -513,14 +658,25 @@ class TrayApp(QObject):
         return True
 
 
+def _output_devices() -> list[OutputDevice]:
+    try:
+        return list_output_devices()
+    except VoxTrayError as error:  # no sound system: the dialog still offers the default
+        _LOG.warning("%s", error)
+        return []
+
+
 def run(*, verbose: bool = False, argv: list[str] | None = None, hard_exit: bool = True) -> int:
     """Start the tray app and run it until the user quits; the process exit code.
 
     With ``hard_exit`` (the ``voxtray`` command), the process ends here, after the clean
-    shutdown, without the interpreter's final garbage collection: with PySide6 6.12, once a
-    global hotkey has fired, that collection can abort in a C extension ("none_dealloc"),
-    turning a clean quit into SIGABRT. Everything that matters (narrator, audio stream, socket,
-    statistics, hotkey grabs) is closed and flushed before.
+    shutdown, without the interpreter's final garbage collection. That collection is where a
+    binding's reference-count bug surfaces: PySide6 6.12.0 loses a reference to ``None`` on
+    every void Qt call and to ``True`` on every ``Signal.emit()``, so a long session aborted at
+    exit ("none_dealloc"). pyproject.toml keeps 6.12 out; the hard exit stays so that a
+    similar bug in whatever binding a distribution ships cannot turn a clean quit into SIGABRT.
+    Everything that matters (narrator, audio stream, socket, statistics, hotkey grabs) is
+    closed and flushed before.
     """
     import qasync
 

@@ -9,19 +9,27 @@ Besides translating events, the bridge keeps the one piece of state the tray ico
 :class:`TrayState` (idle, speaking, paused, error). Pausing is a command, not an event, so
 pause and resume go through :meth:`NarratorBridge.pause` / :meth:`~NarratorBridge.resume`
 here, and the state follows.
+
+The quota is not an event either: providers report it in their counters. The bridge looks at
+them when a request ends (and every few seconds while one plays), and says once, through
+:attr:`NarratorBridge.quotaLow`, when a provider has used :data:`QUOTA_WARNING` of its plan; it
+says it again only after the usage fell back under the mark (a new period began).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QObject, Signal
 from voxtray.core.model import (
+    ChapterFound,
     Event,
     FirstAudio,
     OutputDeviceChanged,
     ProviderFellBack,
+    Repositioned,
     RequestCanceled,
     RequestFailed,
     RequestFinished,
@@ -29,8 +37,14 @@ from voxtray.core.model import (
     RequestStarted,
     RequestWarning,
     SegmentAudible,
+    TextRead,
 )
 from voxtray.core.narrator import Narrator
+
+QUOTA_WARNING = 0.9
+"""Share of a plan's characters whose use is worth a warning."""
+QUOTA_CHECK_SECONDS = 5.0
+"""While a request plays, the quota is looked at no more often than this."""
 
 
 class TrayState(enum.Enum):
@@ -50,6 +64,12 @@ class NarratorBridge(QObject):
     started = Signal(int, str)  # id, voice ("provider:voice")
     firstAudio = Signal(int, float)  # id, seconds from speak() to the first sample heard
     progress = Signal(int, int, int)  # id, start and end offsets of the segment now heard
+    # The same moment for the reading window: id, start, end, seconds of its speech (float, or
+    # None when unknown), and when it began to be heard (time.monotonic()).
+    segmentHeard = Signal(int, int, int, object, float)
+    textRead = Signal(int, int, str)  # id, offset of the text in the request's text, the text
+    chapterFound = Signal(int, int, str, int)  # id, chapter index, title, offset
+    repositioned = Signal(int, int)  # id, offset speech goes on from
     finished = Signal(int)
     failed = Signal(int, str, bool)  # id, reason for the user, permanent
     canceled = Signal(int)
@@ -58,6 +78,7 @@ class NarratorBridge(QObject):
     warning = Signal(int, str)  # id, message
     queueChanged = Signal()
     stateChanged = Signal(object)  # TrayState
+    quotaLow = Signal(str, int, int)  # provider, characters used, characters in the plan
 
     def __init__(self, narrator: Narrator, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +86,8 @@ class NarratorBridge(QObject):
         self._playing: int | None = None
         self._failed = False
         self._state = TrayState.IDLE
+        self._quota_warned: set[str] = set()
+        self._quota_checked = -QUOTA_CHECK_SECONDS
         self._detach: Callable[[], None] | None = narrator.add_listener(self._on_event)
 
     @property
@@ -124,13 +147,26 @@ class NarratorBridge(QObject):
             self.firstAudio.emit(int(event.request_id), event.latency)
         elif isinstance(event, SegmentAudible):
             self.progress.emit(int(event.request_id), event.start, event.end)
+            if time.monotonic() - self._quota_checked >= QUOTA_CHECK_SECONDS:
+                self._check_quota()
+            self.segmentHeard.emit(
+                int(event.request_id), event.start, event.end, event.duration, event.at
+            )
+        elif isinstance(event, TextRead):
+            self.textRead.emit(int(event.request_id), event.start, event.text)
+        elif isinstance(event, ChapterFound):
+            self.chapterFound.emit(int(event.request_id), event.index, event.title, event.offset)
+        elif isinstance(event, Repositioned):
+            self.repositioned.emit(int(event.request_id), event.offset)
         elif isinstance(event, RequestFinished):
             self._end(int(event.request_id))
             self.finished.emit(int(event.request_id))
+            self._check_quota()
         elif isinstance(event, RequestFailed):
             self._end(int(event.request_id))
             self._failed = True
             self.failed.emit(int(event.request_id), event.reason, event.permanent)
+            self._check_quota()
         elif isinstance(event, RequestCanceled):
             self._end(int(event.request_id))
             self.canceled.emit(int(event.request_id))
@@ -143,6 +179,21 @@ class NarratorBridge(QObject):
         elif isinstance(event, OutputDeviceChanged):
             self.deviceChanged.emit(event.device, event.reason)
         self._update()
+
+    def _check_quota(self) -> None:
+        self._quota_checked = time.monotonic()
+        for provider, figures in self._narrator.stats().providers.items():
+            quota = figures.get("quota")
+            if not isinstance(quota, Mapping):
+                continue
+            used, limit = quota.get("used"), quota.get("limit")
+            if not isinstance(used, int) or not isinstance(limit, int) or limit <= 0:
+                continue
+            if used < QUOTA_WARNING * limit:
+                self._quota_warned.discard(provider)
+            elif provider not in self._quota_warned:
+                self._quota_warned.add(provider)
+                self.quotaLow.emit(provider, used, limit)
 
     def _end(self, request_id: int) -> None:
         if self._playing == request_id:

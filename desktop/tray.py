@@ -49,13 +49,17 @@ class TrayIcon(QObject):
     readSelection = Signal()
     pauseToggled = Signal()
     skip = Signal()
+    move = Signal(str, str)  # "skip" or "rewind", and a TextUnit value
     stop = Signal()
     cancel = Signal(int)  # request id
     voiceChosen = Signal(object)  # VoiceRef
     speedChosen = Signal(float)
     openFile = Signal()
+    exportFile = Signal()
+    cancelExport = Signal()
     showDropWindow = Signal()
     showStats = Signal()
+    showReader = Signal()
     showSettings = Signal()
     quit = Signal()
     voicesChanged = Signal()  # Voice ▸ was filled
@@ -67,6 +71,7 @@ class TrayIcon(QObject):
         self._queue = queue
         self._icons = {state: state_icon(state) for state in TrayState}
         self._state = TrayState.IDLE
+        self._export = ""  # how far an export is, as the menu shows it; "" when none runs
         self._tray = QSystemTrayIcon(self._icons[TrayState.IDLE], self)
         self._tray.setToolTip(_TOOLTIPS[TrayState.IDLE])
         self._tray.activated.connect(self._activated)
@@ -85,8 +90,25 @@ class TrayIcon(QObject):
     def set_state(self, state: TrayState) -> None:
         self._state = state
         self._tray.setIcon(self._icons[state])
-        self._tray.setToolTip(_TOOLTIPS[state])
+        self._tray.setToolTip(self._tooltip())
         self.pause_action.setText("&Resume" if state is TrayState.PAUSED else "&Pause")
+
+    def set_export(self, text: str) -> None:
+        """Show an export's progress ("Exporting book.epub — 42 %") in the menu entry and the
+        tooltip; ``""``: no export runs, the entry offers one again."""
+        self._export = text
+        # The entry shows the progress and cannot start a second export meanwhile.
+        self.export_action.setText(text.replace("&", "&&") if text else "E&xport file…")
+        self.export_action.setEnabled(not text)
+        self.cancel_export_action.setVisible(bool(text))
+        self._tray.setToolTip(self._tooltip())
+
+    def tooltip(self) -> str:
+        return self._tray.toolTip()
+
+    def _tooltip(self) -> str:
+        state = _TOOLTIPS[self._state]
+        return f"{state}\n{self._export}" if self._export else state
 
     def set_voices(self, voices: Sequence[Voice], current: VoiceRef) -> None:
         """Fill Voice ▸ with one section per provider; ``current`` is checked."""
@@ -150,7 +172,19 @@ class TrayIcon(QObject):
         self.read_selection_action = self._action("Read s&election", self.readSelection)
         menu.addSeparator()
         self.pause_action = self._action("&Pause", self.pauseToggled)
+        self.rewind_action = self.menu.addAction("&Back a sentence")
+        self.rewind_action.triggered.connect(lambda _=False: self.move.emit("rewind", "sentence"))
         self.skip_action = self._action("S&kip sentence", self.skip)
+        self.go_menu = menu.addMenu("&Go to")
+        self.go_menu.setAccessibleName("Go to: move by paragraph or chapter")
+        for text, command, unit in (
+            ("&Previous paragraph", "rewind", "paragraph"),
+            ("&Next paragraph", "skip", "paragraph"),
+            ("Previous &chapter", "rewind", "chapter"),
+            ("Next c&hapter", "skip", "chapter"),
+        ):
+            action = self.go_menu.addAction(text)
+            action.triggered.connect(lambda _=False, c=command, u=unit: self.move.emit(c, u))
         self.stop_action = self._action("&Stop", self.stop)
         self.queue_menu = menu.addMenu("&Queue")
         self.queue_menu.setAccessibleName("Queue: choose an item to cancel it")
@@ -172,7 +206,11 @@ class TrayIcon(QObject):
             self.speed_menu.addAction(action)
         menu.addSeparator()
         self.open_file_action = self._action("&Open file…", self.openFile)
+        self.export_action = self._action("E&xport file…", self.exportFile)
+        self.cancel_export_action = self._action("Cancel expor&t", self.cancelExport)
+        self.cancel_export_action.setVisible(False)
         self.drop_action = self._action("D&rop window…", self.showDropWindow)
+        self.reader_action = self._action("Reading &window…", self.showReader)
         self.stats_action = self._action("St&ats…", self.showStats)
         self.settings_action = self._action("Setti&ngs…", self.showSettings)
         menu.addSeparator()

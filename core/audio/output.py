@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -106,6 +106,16 @@ class AudioOutput(Protocol):
     def counters(self) -> OutputCounters: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ReconfigurableOutput(Protocol):
+    """An output whose device and latency can change while it plays (the :class:`~.player.Player`;
+    sinks have neither)."""
+
+    async def reconfigure(
+        self, device: str | int | None = None, latency: float | None = None
+    ) -> None: ...
 
 
 def first_audible(samples: npt.NDArray[np.float32]) -> int | None:

@@ -41,6 +41,21 @@ same sample rate. The ring survives, so the current utterance **continues** wher
 stopped reading; only what the lost device had buffered (≤ ``latency``) is lost. If no device
 can be opened, the live utterance fails: its futures get :class:`OutputDeviceLostError`, and so
 does a ``write()`` waiting for space; a later :meth:`Player.open` tries again.
+
+Switching devices
+=================
+
+:meth:`Player.reconfigure` moves playback to another device or latency while it plays. Each
+stream has its own callback object; the old one is *retired*: from its next call on it plays
+silence and no longer reads the ring, and it says so (``released``). Only then is the new
+stream started, so the ring never has two readers. The new stream goes on from the first frame
+the old one did not read, while the old device plays out what it holds; once the old callback
+has produced more silence than its device buffers (``drained``), the old stream is closed.
+Nothing is lost or played twice; the listener hears at most the new stream's start-up latency
+as a gap. A device that cannot be opened at all leaves the old stream playing untouched, and
+:class:`NoOutputDeviceError` says why. Only a latency change on a device that cannot be open
+twice (an ALSA ``hw:`` device) has to close the old stream (after it played out) before it
+opens the new one; if that fails, the old settings are opened again.
 """
 
 from __future__ import annotations
@@ -59,6 +74,7 @@ import sounddevice as sd
 
 from ..errors import NoOutputDeviceError, OutputDeviceLostError
 from ..model import AudioChunk
+from .handover import Retiring, StreamCallback, let_go, retrieve, settled_within
 from .output import OutputCounters, OutputDevice, clamp_volume, first_audible
 from .resample import StreamResampler
 from .ringbuffer import RingBuffer
@@ -78,6 +94,12 @@ IDLE_SUSPEND_SECONDS = 5.0
 """Idle time after which the output stream is stopped (see ``_suspend_if_idle``)."""
 DEFAULT_BUFFER_SECONDS = 4.0
 """Ring size: how far the producer may run ahead of playback."""
+
+_SWITCH_TIMEOUT = 1.0
+"""Seconds beyond its latency that a retired stream's callback may take to answer; a stream
+whose callback stopped coming is aborted instead (after ``abort()`` no callback runs)."""
+_DRAIN_MARGIN = 0.05
+"""Silence a retired stream plays beyond its latency before it is closed."""
 
 _HEADROOM = 8192
 """Frames of the ring that ``write()`` leaves free so ``end()`` (which cannot wait) always has
@@ -248,6 +270,11 @@ class Player:
 
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: OutputStream | None = None
+        self._stream_callback: StreamCallback | None = None
+        self._switch_lock = asyncio.Lock()
+        self._switching = False
+        self._retiring: Retiring | None = None
+        self._switch_task: asyncio.Task[None] | None = None
         self._device_name = ""
         self._rate = 0
         self._ring = RingBuffer(1)
@@ -313,17 +340,28 @@ class Player:
         self._open_stream(self._device, self._requested_rate or self._rate or None, rescan)
 
     def _open_stream(self, device: str | int | None, rate: int | None, rescan: bool) -> None:
+        self._install(*self._create(device, rate, rescan))
+
+    def _create(
+        self, device: str | int | None, rate: int | None, rescan: bool = False
+    ) -> tuple[OpenedStream, StreamCallback]:
+        """A new stream with a callback of its own, not started yet."""
+        callback = StreamCallback(self._callback)
         opened = self._factory(
             StreamSpec(
                 device=device,
                 samplerate=rate,
                 latency=self._latency,
                 blocksize=self._blocksize,
-                callback=self._callback,
+                callback=callback,
                 finished_callback=self._finished_callback,
                 rescan=rescan,
             )
         )
+        return opened, callback
+
+    def _install(self, opened: OpenedStream, callback: StreamCallback) -> None:
+        """Make ``opened`` the stream and start it. Raises :class:`NoOutputDeviceError`."""
         stream = opened.stream
         new_rate = int(stream.samplerate)
         if new_rate != self._rate:
@@ -332,6 +370,7 @@ class Player:
             self._ring = RingBuffer(int(self._buffer_seconds * new_rate) + _HEADROOM)
             self._prebuffer = int(self._prebuffer_seconds * new_rate)
         self._stream = stream
+        self._stream_callback = callback
         self._device_name = opened.device_name
         try:
             stream.start()
@@ -354,6 +393,133 @@ class Player:
         self._span = _Span(self._ring.frames_written)
         return self._utterance
 
+    async def reconfigure(
+        self, device: str | int | None = None, latency: float | None = None
+    ) -> None:
+        """Play on ``device`` (``None``: the system default) with ``latency`` seconds of output
+        latency (``None``: as now) from now on, while playing or idle.
+
+        What plays goes on on the new device (see "Switching devices" in the module docstring);
+        a player not open yet only remembers the settings for :meth:`open`. Raises
+        :class:`NoOutputDeviceError` if the new device cannot be used; the player then keeps
+        playing on the old one. The switch is the player's own task: cancelling the caller
+        does not leave it half done.
+        """
+        async with self._switch_lock:
+            running = self._switch_task
+            if running is not None and not running.done():
+                await asyncio.wait({running})
+            new_latency = self._latency if latency is None else latency
+            if device == self._device and new_latency == self._latency:
+                return
+            previous = (self._device, self._latency)
+            self._device, self._latency = device, new_latency
+            old, old_callback = self._stream, self._stream_callback
+            if old is None or old_callback is None or self._loop is None or self._closing:
+                return
+            task = self._switch_task = self._loop.create_task(
+                self._switch(old, old_callback, previous), name="voxtray-output-switch"
+            )
+            task.add_done_callback(retrieve)
+            await asyncio.shield(task)
+
+    async def _switch(
+        self,
+        old: OutputStream,
+        old_callback: StreamCallback,
+        previous: tuple[str | int | None, float],
+    ) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._switching = True
+        try:
+            await self._move(old, old_callback, previous)
+        except NoOutputDeviceError:
+            self._device, self._latency = previous
+            raise
+        finally:
+            self._switching = False
+            self._retiring = None
+            self._check_stream_stopped()  # a loss while switching was not looked at
+            self._schedule_idle_check()
+
+    async def _move(
+        self,
+        old: OutputStream,
+        old_callback: StreamCallback,
+        previous: tuple[str | int | None, float],
+    ) -> None:
+        try:
+            created: tuple[OpenedStream, StreamCallback] | None = self._create(
+                self._device, self._rate
+            )
+        except NoOutputDeviceError:
+            if self._device != previous[0]:
+                raise  # another device that cannot be used: the old one plays on, untouched
+            created = None  # the same device, busy with us: open it again once we let it go
+        old_name = self._device_name
+        retiring = await self._retire(old, old_callback)
+        if self._closing:
+            if created is not None:
+                let_go(created[0].stream)
+            return
+        if self._stream is not old and self._stream is not None:
+            let_go(self._stream)  # reopened meanwhile by a failed stop: ours replaces it
+        if created is not None:
+            # From here on the old callback reads nothing: the new one may start reading.
+            try:
+                self._install(*created)
+            except NoOutputDeviceError:
+                if retiring is None:  # the old one is gone already
+                    self._restore(previous, "the new output device could not be started")
+                else:
+                    old_callback.retiring = None
+                    self._stream, self._stream_callback = old, old_callback
+                    self._device_name = old_name
+                raise
+            self._suspended = False
+            if retiring is not None:
+                await settled_within(retiring.drained, old.latency + _SWITCH_TIMEOUT)
+            let_go(old)
+            return
+        if retiring is not None:
+            await settled_within(retiring.drained, old.latency + _SWITCH_TIMEOUT)
+        let_go(old)
+        self._stream = None
+        if self._closing:
+            return
+        try:
+            self._install(*self._create(self._device, self._rate))
+        except NoOutputDeviceError:
+            self._restore(previous, "the new output device could not be opened")
+            raise
+        self._suspended = False
+
+    async def _retire(self, old: OutputStream, callback: StreamCallback) -> Retiring | None:
+        """Stop ``old`` from reading the ring. Returns its :class:`Retiring` while its device
+        still plays out, or ``None`` if it was stopped outright (idle, or not calling back)."""
+        assert self._loop is not None
+        if self._suspended or not old.active:
+            return None  # no callback runs, none will: nothing reads the ring
+        retiring = self._retiring = Retiring(
+            self._loop, int((old.latency + _DRAIN_MARGIN) * self._rate)
+        )
+        callback.retiring = retiring
+        if await settled_within(retiring.released, old.latency + _SWITCH_TIMEOUT):
+            return retiring
+        let_go(old)  # its callback stopped coming; after an abort it cannot come back
+        return None
+
+    def _restore(self, previous: tuple[str | int | None, float], reason: str) -> None:
+        """After a failed switch with the old stream gone: reopen the old device."""
+        self._device, self._latency = previous
+        self._stream = None
+        try:
+            self._open_stream(self._device, self._rate, rescan=False)
+        except NoOutputDeviceError:
+            self._stream_lost(reason)
+
     # -- idle suspension (event loop) -------------------------------------------------------
     #
     # A running stream calls back every few milliseconds even when it only plays silence,
@@ -371,7 +537,7 @@ class Player:
     def _suspend_if_idle(self) -> None:
         self._idle_timer = None
         stream = self._stream
-        if stream is None or self._suspended or self._closing:
+        if stream is None or self._suspended or self._closing or self._switching:
             return
         live = self._utterance
         busy = live is not None and not live.discarded and not live.finished.done()
@@ -414,6 +580,10 @@ class Player:
 
     async def aclose(self) -> None:
         self._closing = True
+        retiring = self._retiring
+        if retiring is not None:  # a switch under way: it need not wait for a stream we close
+            _resolve(retiring.released, time.monotonic())
+            _resolve(retiring.drained, time.monotonic())
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
@@ -423,6 +593,9 @@ class Player:
         if stream is not None:
             stream.abort()
             stream.close()
+        switch, self._switch_task = self._switch_task, None
+        if switch is not None and not switch.done():
+            await asyncio.wait({switch})
 
     # -- producer internals (event loop) ----------------------------------------------------
 
@@ -505,8 +678,8 @@ class Player:
 
     def _check_stream_stopped(self) -> None:
         stream = self._stream
-        if self._closing or self._suspended or stream is None or stream.active:
-            return  # we stopped it ourselves (idle, or restarted it), or we are closing
+        if self._closing or self._suspended or self._switching or stream is None or stream.active:
+            return  # we stopped it ourselves (idle, restarted, switching) or we are closing
         self._stream_lost(f"{self._device_name} stopped unexpectedly")
 
     def _stream_lost(self, reason: str) -> None:

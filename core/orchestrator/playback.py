@@ -16,8 +16,29 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from ..audio.output import AudioOutput, UtteranceOutput
-from ..model import AudioChunk, RequestId, Segment
+from ..model import SAMPLE_WIDTH, AudioChunk, RequestId, Segment, SegmentKind
 from .scheduler import SegmentAudio
+
+
+@dataclass(frozen=True, slots=True)
+class Pauses:
+    """Silence written between segments, on top of the voice's own breathing room.
+
+    Voices end a sentence with a short silence of their own (Piper: about 0.15 s), which runs
+    sentences together in long reading; a paragraph needs a clearly longer break for the ear to
+    hear the structure a reader sees. Both shrink with speed, as a faster reader pauses less.
+    """
+
+    sentence: float = 0.1
+    paragraph: float = 0.45
+
+    def at_rate(self, rate: float) -> Pauses:
+        return Pauses(self.sentence / rate, self.paragraph / rate)
+
+    def after(self, kind: SegmentKind) -> float:
+        if kind is SegmentKind.PARAGRAPH:
+            return self.paragraph
+        return self.sentence if kind is SegmentKind.SENTENCE else 0.0
 
 
 @dataclass(slots=True)
@@ -42,16 +63,23 @@ class Playback:
         request_id: RequestId,
         output: AudioOutput,
         on_first_sound: Callable[[float], None],
-        on_segment_audible: Callable[[Segment, float], None],
+        on_segment_audible: Callable[[Segment, float, float | None], None],
+        report_first_sound: bool = True,
+        pauses: Pauses | None = None,
     ) -> None:
-        """``on_segment_audible(segment, offset)``: ``offset`` is the seconds of audio this
-        playback wrote before the segment, counted from the chunks themselves (not a clock), so
-        it is the segment's time in a file the output writes (an export)."""
+        """``on_segment_audible(segment, offset, duration)``: ``offset`` is the seconds of audio
+        this playback wrote before the segment, counted from the chunks themselves (not a
+        clock), so it is the segment's time in a file the output writes (an export);
+        ``duration`` is the segment's own length when all of it had arrived, else None.
+        ``report_first_sound=False``: the request already sounded (this plays after a move)."""
         self._request_id = request_id
         self._output = output
         self._on_first_sound = on_first_sound
         self._on_segment_audible = on_segment_audible
-        self._first_sound_reported = False
+        self._first_sound_reported = not report_first_sound
+        self._pauses = pauses or Pauses(0.0, 0.0)
+        self._pause_due = 0.0
+        self._sample_rate: int | None = None
         self._ledger: deque[_Written] = deque()
         self._current: SegmentAudio | None = None
         self._replay: list[_Written] = []
@@ -91,13 +119,18 @@ class Playback:
             raise
 
     async def _feed(self, segments: AsyncIterator[SegmentAudio]) -> None:
+        if self._replay:
+            self._pause_due = 0.0  # after a skip, the next sentence comes at once
         while self._replay:
             old = self._replay.pop(0)
+            await self._write_pause()
             written = self._begin_segment(old.segment)
             written.complete = old.complete
             written.chunks = old.chunks  # all the audio known, so a second skip can replay it
             for chunk in old.chunks:
                 await self._write(chunk)
+            if old.complete:
+                self._pause_due = self._pauses.after(old.segment.kind)
         if self._current is not None:
             await self._write_rest(self._current)
         async for audio in segments:
@@ -107,13 +140,25 @@ class Playback:
     async def _write_rest(self, audio: SegmentAudio) -> None:
         written = self._ledger[-1] if self._ledger else None
         if written is None or written.segment.index != audio.segment.index:
+            await self._write_pause()
             written = self._begin_segment(audio.segment)
         async for chunk in audio:
             written.chunks.append(chunk)
+            self._sample_rate = chunk.sample_rate
             await self._write(chunk)
         written.complete = True
         self._current = None
         self.segments_written += 1
+        self._pause_due = self._pauses.after(audio.segment.kind)
+
+    async def _write_pause(self) -> None:
+        """The pause the previous segment asked for, written only once another segment follows
+        (the end of a request gets none, so nothing waits for it)."""
+        due, self._pause_due = self._pause_due, 0.0
+        rate = self._sample_rate
+        frames = int(due * rate) if rate else 0
+        if frames > 0 and rate:
+            await self._write(AudioChunk(bytes(frames * SAMPLE_WIDTH), rate))
 
     async def _write(self, chunk: AudioChunk) -> None:
         self._written_seconds += chunk.duration
@@ -132,7 +177,8 @@ class Playback:
         # Segments before this one have been heard completely: they leave the ledger.
         while self._ledger and self._ledger[0] is not written:
             self._ledger.popleft()
-        self._on_segment_audible(written.segment, written.offset)
+        duration = sum(c.duration for c in written.chunks) if written.complete else None
+        self._on_segment_audible(written.segment, written.offset, duration)
 
     def _audible(self) -> _Written | None:
         audible = None

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Self
 
+from ..audio.stretch import TimeStretcher
 from ..cache import AudioCache
 from ..errors import ErrorCategory, RateLimitedError, SynthesisError, VoxTrayError
 from ..model import (
@@ -63,15 +64,22 @@ _END: Any = object()
 
 
 class SegmentAudio:
-    """The audio of one segment as it arrives; iterate it to consume the chunks in order."""
+    """The audio of one segment as it arrives; iterate it to consume the chunks in order.
+
+    Chunks are kept as the voice made them, with the tempo change still to apply (a cloud voice
+    asked for 2× speaks at its 1.2× limit and the rest is time-stretched here, on the way out):
+    the resilience bookkeeping (frames delivered, where a dropped stream resumes) stays in the
+    voice's own frames, whatever the speed.
+    """
 
     def __init__(self, segment: Segment, on_consumed: Any) -> None:
         self.segment = segment
-        self._chunks: deque[AudioChunk] = deque()
+        self._chunks: deque[tuple[AudioChunk, float]] = deque()
         self._done = False
         self._error: BaseException | None = None
         self._changed = asyncio.Event()
         self._on_consumed = on_consumed
+        self._stretcher: TimeStretcher | None = None
         self.delivered_frames = 0
         self.last_spoken_chars: int | None = None
         """Characters of the segment's source text covered by the audio received so far, if
@@ -79,14 +87,15 @@ class SegmentAudio:
 
     @property
     def buffered_seconds(self) -> float:
-        return sum(chunk.duration for chunk in self._chunks)
+        return sum(chunk.duration / stretch for chunk, stretch in self._chunks)
 
     @property
     def buffered_frames(self) -> int:
-        return sum(chunk.frames for chunk in self._chunks)
+        return sum(chunk.frames for chunk, _ in self._chunks)
 
-    def push(self, chunk: AudioChunk) -> None:
-        self._chunks.append(chunk)
+    def push(self, chunk: AudioChunk, stretch: float = 1.0) -> None:
+        """Add a chunk; ``stretch`` is the tempo change still to apply to it (1: none)."""
+        self._chunks.append((chunk, stretch))
         if chunk.spoken_chars is not None:
             self.last_spoken_chars = chunk.spoken_chars
         self._changed.set()
@@ -99,6 +108,7 @@ class SegmentAudio:
     def discard(self) -> None:
         """Drop what is buffered (the user skipped this segment)."""
         self._chunks.clear()
+        self._stretcher = None
         self._on_consumed()
 
     def __aiter__(self) -> AsyncIterator[AudioChunk]:
@@ -107,17 +117,53 @@ class SegmentAudio:
     async def _iterate(self) -> AsyncIterator[AudioChunk]:
         while True:
             if self._chunks:
-                chunk = self._chunks.popleft()
+                chunk, stretch = self._chunks.popleft()
                 self.delivered_frames += chunk.frames
                 self._on_consumed()
-                yield chunk
+                for out in self._tempo(chunk, stretch):
+                    yield out
             elif self._done:
+                if self._stretcher is not None:
+                    rest = self._stretcher.flush()
+                    self._stretcher = None
+                    if rest:
+                        yield AudioChunk(rest, self._rate_of_rest, self.last_spoken_chars)
                 if self._error is not None:
                     raise self._error
                 return
             else:
                 self._changed.clear()
                 await self._changed.wait()
+
+    def _tempo(self, chunk: AudioChunk, stretch: float) -> list[AudioChunk]:
+        """``chunk`` at its tempo; a stretcher keeps a window of audio between calls."""
+        out: list[AudioChunk] = []
+        current = self._stretcher
+        if current is not None and (stretch == 1.0 or current.speed != stretch):
+            rest = current.flush()  # the voice changed (a fallback): finish the old tempo
+            self._stretcher = current = None
+            if rest:
+                out.append(AudioChunk(rest, self._rate_of_rest, chunk.spoken_chars))
+        if stretch == 1.0:
+            out.append(chunk)
+            return out
+        if current is None:
+            current = self._stretcher = TimeStretcher(stretch, chunk.sample_rate)
+            self._rate_of_rest = chunk.sample_rate
+        pcm = current.process(chunk.pcm)
+        if pcm:
+            out.append(AudioChunk(pcm, chunk.sample_rate, chunk.spoken_chars))
+        return out
+
+    _rate_of_rest: int = 0
+
+
+def split_rate(rate: float, reachable: tuple[float, float]) -> tuple[float, float]:
+    """``rate`` as what the voice says itself and the tempo change left for time-stretching."""
+    low, high = reachable
+    native = min(high, max(low, rate))
+    stretch = rate / native
+    return native, (1.0 if abs(stretch - 1.0) < 1e-3 else stretch)
 
 
 class SynthesisScheduler:
@@ -328,13 +374,14 @@ class SynthesisScheduler:
                 if not prepared.text:
                     return None  # nothing to say (a skipped code block, a lone emoji dropped)
                 part = replace(part, text=prepared.text)
-            current = replace(job, segment=part, voice=voice)
+            native, stretch = split_rate(job.rate, provider.capabilities.rate_range)
+            current = replace(job, segment=part, voice=voice, rate=native)
             delivered_before = audio.delivered_frames + audio.buffered_frames
             whole = done_chars == 0 and skip_frames == 0
             made: list[AudioChunk] = []
             try:
                 cache_key = await self._cache_key(provider, current) if whole else None
-                if cache_key is not None and await self._from_cache(cache_key, job, audio):
+                if cache_key is not None and await self._from_cache(cache_key, job, audio, stretch):
                     return None
                 async for chunk in provider.synthesize(current):
                     if cache_key is not None:
@@ -349,7 +396,7 @@ class SynthesisScheduler:
                         if prepared is not None:  # prepared characters → source characters
                             said = prepared.source_offset(said)
                         chunk = replace(chunk, spoken_chars=done_chars + said)
-                    audio.push(chunk)
+                    audio.push(chunk, stretch)
                 if breaker is not None:
                     breaker.record_success()
                 if cache_key is not None and made:
@@ -437,7 +484,9 @@ class SynthesisScheduler:
             context=identity.context,
         )
 
-    async def _from_cache(self, key: str, job: SynthesisJob, audio: SegmentAudio) -> bool:
+    async def _from_cache(
+        self, key: str, job: SynthesisJob, audio: SegmentAudio, stretch: float
+    ) -> bool:
         """Play a cached segment: no request, nothing billed. A cache failure is a miss."""
         cache = self._resilience.cache
         assert cache is not None
@@ -449,7 +498,7 @@ class SynthesisScheduler:
         if hit is None:
             return False
         # Only a whole segment is looked up; spoken_chars counts the segment's source characters.
-        audio.push(AudioChunk(hit.pcm, hit.sample_rate, spoken_chars=len(job.segment.text)))
+        audio.push(AudioChunk(hit.pcm, hit.sample_rate, len(job.segment.text)), stretch)
         return True
 
     async def _to_cache(self, key: str, chunks: list[AudioChunk]) -> None:

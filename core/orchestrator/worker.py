@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 
 from ..audio.output import AudioOutput
 from ..cache import AudioCache
 from ..errors import EmptyTextError, ErrorCategory, VoxTrayError
 from ..model import (
+    ChapterFound,
     Event,
     FirstAudio,
+    Repositioned,
     RequestCanceled,
     RequestFailed,
     RequestFinished,
@@ -26,17 +28,22 @@ from ..model import (
     RequestWarning,
     Segment,
     SegmentAudible,
+    TextRead,
     VoiceRef,
 )
+from ..providers.base import Provider
 from ..providers.registry import ProviderRegistry
 from ..resume import ResumeStore, document_key
+from ..text.document import Chapter
 from ..text.prepare import TextPreparer
 from ..text.readers import open_document
+from ..text.seekable import SeekableText
 from ..text.segment import DEFAULT_FIRST_CLAUSE_CHARS, segment_text
 from .limits import Backoff, CircuitBreaker
-from .playback import Playback
+from .playback import Pauses, Playback
 from .queue import QueueEntry, RequestQueue
 from .scheduler import Fallback, Resilience, SynthesisScheduler
+from .transport import Move, MoveKind, resolve
 
 _LOG = logging.getLogger(__name__)
 
@@ -57,6 +64,9 @@ class WorkerSettings:
     """First retry delay of a transient failure; doubles with each attempt (with jitter)."""
     text: TextPreparer | None = None
     """Turns each segment into what its provider should say; None: the text as written."""
+    pauses: Pauses = field(default_factory=lambda: Pauses(0.0, 0.0))
+    """Silence added after sentences and paragraphs, at rate 1 (it shortens as speech speeds);
+    none unless asked for (``build_narrator`` passes the user's ``[voice]`` settings)."""
 
 
 class Worker:
@@ -84,6 +94,7 @@ class Worker:
         self._playback: Playback | None = None
         self._breakers: dict[str, CircuitBreaker] = {}
         self._place_of_current: _Place | None = None
+        self._session: _Session | None = None
         self._cache = cache
         self.running = False
 
@@ -150,52 +161,130 @@ class Worker:
             category=ErrorCategory.CONFIGURATION,
         )
 
+    def move(self, move: Move) -> bool:
+        """Rewind, skip by paragraph or chapter, jump, or restart the current request."""
+        session = self._session
+        if session is None:
+            return False
+        session.request(move)
+        return True
+
+    @property
+    def chapters(self) -> list[Chapter]:
+        """The chapters of the request being spoken, as found so far."""
+        session = self._session
+        return session.text.chapters if session is not None else []
+
+    def change_rate(self, rate: float) -> bool:
+        """Speak the rest of the current request at ``rate``, from its current sentence."""
+        session = self._session
+        if session is None:
+            return False
+        session.rate = rate
+        session.request(Move(MoveKind.RESTART))
+        return True
+
     async def _play(self, entry: QueueEntry) -> None:
         request = entry.request
         voice = request.voice or self._default_voice()
         provider = self._providers.get(voice.provider)
         self._emit(RequestStarted(request_id=entry.request_id, voice=voice))
-        pieces = await self._pieces(entry)
-        place = await self._place(entry)
+        text = await self._open_text(entry)
+        try:
+            place = await self._place(entry)
+            if place.offset:
+                self._emit(
+                    RequestWarning(
+                        request_id=entry.request_id,
+                        message=f"Resuming {request.label} where you left off "
+                        "(start again from the beginning with --from-start).",
+                    )
+                )
+            session = _Session(text, rate=request.rate, position=place.offset)
+            self._session = session
+            self._place_of_current = place
+            offset: int | None = place.offset
+            first = True
+            while offset is not None:
+                if await self._run(entry, session, provider, voice, offset, first=first):
+                    break
+                first = False
+                offset = await self._resolve(entry, session)
+            place.finished()
+        finally:
+            self._session = None
+            text.close()
+
+    async def _run(
+        self,
+        entry: QueueEntry,
+        session: _Session,
+        provider: Provider,
+        voice: VoiceRef,
+        offset: int,
+        *,
+        first: bool,
+    ) -> bool:
+        """Speak from ``offset`` until the end (True) or until the listener moves (False)."""
         segments: Iterator[Segment] = segment_text(
-            _after(pieces, place.offset) if place.offset else pieces,
+            session.text.pieces_from(offset),
             max_chars=provider.capabilities.max_chars,
             first_clause_chars=self._settings.first_clause_chars,
         )
-        if place.offset:
-            segments = _shifted(segments, place.offset)
-            self._emit(
-                RequestWarning(
-                    request_id=entry.request_id,
-                    message=f"Resuming {request.label} where you left off "
-                    "(start again from the beginning with --from-start).",
-                )
-            )
-        self._place_of_current = place
+        if offset:
+            segments = _shifted(segments, offset)
         playback = Playback(
             request_id=entry.request_id,
             output=self._output,
             on_first_sound=lambda at: self._first_sound(entry, at),
-            on_segment_audible=lambda segment, offset: self._segment_audible(
-                entry, segment, offset
+            on_segment_audible=lambda segment, offset, duration: self._segment_audible(
+                entry, segment, offset, duration
             ),
+            report_first_sound=first,
+            pauses=self._settings.pauses.at_rate(session.rate),
         )
         self._playback = playback
+        session.moved.clear()
         async with SynthesisScheduler(
             request_id=entry.request_id,
             provider=provider,
             voice=voice,
-            rate=request.rate,
+            rate=session.rate,
             segments=segments,
             lookahead_seconds=self._settings.lookahead_seconds,
             resilience=self._resilience(voice),
             preparer=self._settings.text,
         ) as scheduler:
-            await playback.play(aiter(scheduler))
-        if playback.segments_written == 0 and not place.offset:
-            what = request.source.name if request.source is not None else "The text"
+            play = asyncio.ensure_future(playback.play(aiter(scheduler)))
+            moved = asyncio.ensure_future(session.moved.wait())
+            try:
+                await asyncio.wait({play, moved}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                moved.cancel()
+                if not play.done():
+                    play.cancel()  # the playback discards its unheard audio: silence at once
+                await asyncio.gather(play, moved, return_exceptions=True)
+            if session.pending:
+                if play.done() and not play.cancelled() and play.exception() is not None:
+                    play.result()  # a failure before the move still ends the request
+                return False
+            play.result()
+        if first and playback.segments_written == 0 and not offset:
+            what = entry.request.source.name if entry.request.source is not None else "The text"
             raise EmptyTextError(f"{what} contains no text to speak.")
-        place.finished()
+        return True
+
+    async def _resolve(self, entry: QueueEntry, session: _Session) -> int | None:
+        """Apply the listener's moves, in order; where speech goes on (None: the end)."""
+        target: int | None = session.position
+        while session.pending and target is not None:
+            move = session.pending.pop(0)
+            heard_for = session.heard_for()
+            target = await asyncio.to_thread(resolve, session.text, move, target, heard_for)
+            session.moved_to(target)
+        if target is not None:
+            self._emit(Repositioned(request_id=entry.request_id, offset=target))
+        return target
 
     async def _place(self, entry: QueueEntry) -> _Place:
         """Where a document starts: where the listener left it, a sentence early."""
@@ -224,30 +313,60 @@ class Worker:
             cache=self._cache,
         )
 
-    async def _pieces(self, entry: QueueEntry) -> Iterable[str]:
+    async def _open_text(self, entry: QueueEntry) -> SeekableText:
+        """The request's text, seekable; a document is checked (and opened) off the loop."""
         request = entry.request
-        if request.source is None:
-            return [request.text or ""]
         loop = asyncio.get_running_loop()
+        request_id = entry.request_id
 
-        def warn(message: str) -> None:  # called on the reader's thread
-            event = RequestWarning(request_id=entry.request_id, message=message)
+        def emit_soon(event: Event) -> None:  # called on the reader's thread
             loop.call_soon_threadsafe(self._emit, event)
 
+        def warn(message: str) -> None:
+            emit_soon(RequestWarning(request_id=request_id, message=message))
+
+        on_text = on_chapter = None
+        if self._settings.interactive:  # an export has no reading window to feed
+
+            def on_text(start: int, text: str) -> None:
+                emit_soon(TextRead(request_id=request_id, start=start, text=text))
+
+            def on_chapter(index: int, chapter: Chapter) -> None:
+                emit_soon(
+                    ChapterFound(
+                        request_id=request_id,
+                        index=index,
+                        title=chapter.title,
+                        offset=chapter.offset,
+                    )
+                )
+
+        source = request.source
+        if source is None:
+            words = request.text or ""
+            return SeekableText(
+                lambda *, again: iter([words]), on_text=on_text, on_chapter=on_chapter
+            )
+
+        def reopen(*, again: bool) -> Iterator[str]:
+            return open_document(source, on_warning=None if again else warn)
+
         # Opening checks and, for Markdown, HTML and Word, parses the whole file: off the loop.
-        pieces: Iterator[str] = await asyncio.to_thread(
-            open_document, request.source, on_warning=warn
-        )
-        return pieces
+        first: Iterator[str] = await asyncio.to_thread(open_document, source, on_warning=warn)
+        return SeekableText(reopen, first=first, on_text=on_text, on_chapter=on_chapter)
 
     def _first_sound(self, entry: QueueEntry, at: float) -> None:
         latency = max(0.0, at - entry.submitted_at)
         self._emit(FirstAudio(request_id=entry.request_id, latency=latency, at=at))
 
-    def _segment_audible(self, entry: QueueEntry, segment: Segment, offset: float) -> None:
+    def _segment_audible(
+        self, entry: QueueEntry, segment: Segment, offset: float, duration: float | None
+    ) -> None:
         place = self._place_of_current
         if place is not None and self._current is entry:
             place.heard(segment)
+        if self._session is not None and self._current is entry:
+            self._session.heard(segment)
         self._emit(
             SegmentAudible(
                 request_id=entry.request_id,
@@ -256,6 +375,7 @@ class Worker:
                 end=segment.end,
                 text=segment.text,
                 audio_offset=offset,
+                duration=duration,
                 at=time.monotonic(),
             )
         )
@@ -294,17 +414,40 @@ class _Place:
             self._saved_at = time.monotonic()
 
 
-def _after(pieces: Iterable[str], skip: int) -> Iterator[str]:
-    """The text after its first ``skip`` characters, still as a stream of pieces."""
-    for piece in pieces:
-        if skip >= len(piece):
-            skip -= len(piece)
-            continue
-        yield piece[skip:]
-        skip = 0
-
-
 def _shifted(segments: Iterator[Segment], base: int) -> Iterator[Segment]:
     """Segments of the text after ``base`` with offsets into the whole document again."""
     for segment in segments:
         yield replace(segment, start=segment.start + base, end=segment.end + base)
+
+
+class _Session:
+    """The transport state of the request being spoken: where the listener is, and the moves
+    asked for that the worker has not applied yet."""
+
+    def __init__(self, text: SeekableText, *, rate: float, position: int) -> None:
+        self.text = text
+        self.rate = rate
+        self.position = position
+        """Start of the segment being heard (or of where speech is about to go on)."""
+        self.audible_since: float | None = None
+        self.pending: list[Move] = []
+        self.moved = asyncio.Event()
+
+    def request(self, move: Move) -> None:
+        self.pending.append(move)
+        self.moved.set()
+
+    def heard(self, segment: Segment) -> None:
+        self.position = segment.start
+        self.audible_since = time.monotonic()
+
+    def heard_for(self) -> float:
+        """How long the current segment has been heard (0 when it has not started yet)."""
+        if self.audible_since is None:
+            return 0.0
+        return time.monotonic() - self.audible_since
+
+    def moved_to(self, offset: int | None) -> None:
+        if offset is not None:
+            self.position = offset
+        self.audible_since = None

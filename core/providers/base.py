@@ -44,6 +44,25 @@ class Provider(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class CharacterQuota:
+    """A plan's character allowance as the provider last knew it.
+
+    ``used`` is the service's own figure from its last answer plus what the provider billed
+    since, so it moves with every request without asking the service each time.
+    """
+
+    used: int
+    limit: int
+    resets_at: float | None = None
+    """When the allowance starts again (Unix time), if the service says."""
+
+    @property
+    def fraction_used(self) -> float:
+        """``used / limit`` (1.0 for a plan without characters)."""
+        return self.used / self.limit if self.limit > 0 else 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderCounters:
     """A provider's own health figures, pulled by the stats at snapshot time.
 
@@ -63,6 +82,8 @@ class ProviderCounters:
     """Recent times from sending a request to its first audio byte."""
     concurrency_limit: int = 0
     """The limit in force now (after any AIMD decrease)."""
+    quota: CharacterQuota | None = None
+    """The plan's characters, once the service told (``None`` before, or if it never does)."""
 
 
 @runtime_checkable

@@ -57,7 +57,10 @@ class ToneProvider:
         max_chars: int = 400,
         concurrency: int = 2,
         amplitude: float = 0.4,
+        rate_range: tuple[float, float] = (0.25, 4.0),
     ) -> None:
+        """``rate_range`` plays a voice that cannot reach every speed by itself (as the cloud
+        voice), so the time-stretching of the rest can be tested exactly."""
         self._rate = sample_rate
         self._seconds_per_char = seconds_per_char
         self._min_seconds = min_seconds
@@ -70,6 +73,7 @@ class ToneProvider:
             max_concurrency=concurrency,
             sample_rates=(sample_rate,),
             streaming=True,
+            rate_range=rate_range,
         )
         self.jobs_started = 0
         """How many synthesis calls began (tests check that cancelled work stops)."""

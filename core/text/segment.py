@@ -24,12 +24,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 import pysbd
 
 from ..model import Segment, SegmentKind
 
-__all__ = ["Segmenter", "segment_text"]
+__all__ = ["HARD_BREAK", "Segmenter", "segment_text"]
 
 _ANALYSIS_WINDOW = 2048
 """Characters handed to pysbd at once: pysbd is fastest per character on windows this small."""
@@ -56,6 +57,8 @@ _HARD_BREAK = re.compile(
 )
 # Places where a long sentence can be cut; the cut goes after the match. Commas and colons need
 # whitespace after them so that "3,000" and "10:30" stay whole; CJK marks need none.
+HARD_BREAK = _HARD_BREAK
+"""Where a paragraph (or a heading, a list item) ends: what skipping by paragraph counts."""
 _CLAUSE = re.compile(
     r"""[,;:]["'”’»)\]]*(?=\s)"""
     r"|[—―][\"'”’»)\]]*"
@@ -211,6 +214,8 @@ class Segmenter:
             end, kind = region_end, SegmentKind.SENTENCE
         else:
             end, kind = self._first_cut(start, limit, region_end), SegmentKind.CLAUSE
+        if kind is SegmentKind.SENTENCE and complete and not self._buf[end:region_end].strip():
+            kind = SegmentKind.PARAGRAPH
         self._emit(start, end, kind)
         self._cur = end
         self._first_pending = False
@@ -278,7 +283,12 @@ class Segmenter:
         for sentence_end in ends:
             self._emit_sentence(start, sentence_end)
             start = sentence_end
-        self._emit_sentence(start, end)
+        self._emit_sentence(start, end, SegmentKind.PARAGRAPH)
+        if self._ready and self._ready[-1].kind is SegmentKind.SENTENCE:
+            # The block's last sentence was found by pysbd (nothing follows it): same paragraph end.
+            last = self._ready[-1]
+            if self._base + self._rstrip(start, end) <= last.end:
+                self._ready[-1] = replace(last, kind=SegmentKind.PARAGRAPH)
 
     def _emit_settled(self, start: int, end: int) -> bool:
         """Emit the sentences of an open stretch that more text cannot change."""
@@ -333,7 +343,9 @@ class Segmenter:
             ends.append(start + pos)
         return ends, True
 
-    def _emit_sentence(self, start: int, end: int) -> None:
+    def _emit_sentence(
+        self, start: int, end: int, kind: SegmentKind = SegmentKind.SENTENCE
+    ) -> None:
         start = self._skip_ws(start, end)
         end = self._rstrip(start, end)
         while end - start > self._long:
@@ -342,7 +354,7 @@ class Segmenter:
                 break
             self._emit(start, cut, SegmentKind.PART)
             start = self._skip_ws(cut, end)
-        self._emit(start, end, SegmentKind.SENTENCE)
+        self._emit(start, end, kind)
 
     def _find_cut(self, start: int, end: int) -> int:
         """Where the next part of the over-long text ``_buf[start:end]`` ends.

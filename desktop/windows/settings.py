@@ -3,8 +3,8 @@
 It edits a :class:`Settings` value and, on OK, emits :attr:`SettingsDialog.saved` with the new
 one; saving it to disk and applying it is the caller's business. Two things are applied here
 because they live outside the settings file: the ElevenLabs key goes to the system keyring
-through ``save_key`` (it is never shown, logged or put in the settings), and "start at login"
-writes the platform's autostart entry (:mod:`..autostart`).
+through ``save_key`` (it is never shown, logged or put in the settings) and leaves it through
+``delete_key``, and "start at login" writes the platform's autostart entry (:mod:`..autostart`).
 
 The callables that talk to the engine are coroutines (listing voices, checking the key). Each
 runs as a task the dialog owns: it is cancelled when the dialog closes, and
@@ -55,7 +55,9 @@ from ..hotkeys.base import Hotkey, InvalidHotkeyError, Modifier, modifiers_text
 _log = logging.getLogger(__name__)
 
 _SAVE_KEY = "voxtray-save-key"
-"""The name of the task that stores a key: the only one let finish when the dialog closes."""
+"""The name of the task that stores a key: let finish when the dialog closes."""
+_REMOVE_KEY = "voxtray-remove-key"
+"""The name of the task that deletes the key: let finish too (it was asked for)."""
 
 PROVIDERS = {"piper": "Local voice (Piper)", "elevenlabs": "ElevenLabs (cloud)"}
 
@@ -64,7 +66,8 @@ HOTKEY_ACTIONS = {
     "read_next": "Read next",
     "stop": "Stop",
     "pause": "Pause / resume",
-    "skip": "Skip",
+    "skip": "Skip sentence",
+    "rewind": "Back a sentence",
 }
 """``[hotkeys]`` fields, in the order the dialog shows them, with their labels."""
 
@@ -254,12 +257,14 @@ class SettingsDialog(QDialog):
         devices: Callable[[], list[OutputDevice]] | None = None,
         key_status: Callable[[], Awaitable[str]] | None = None,
         save_key: Callable[[str], Awaitable[None]] | None = None,
+        delete_key: Callable[[], Awaitable[bool]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._settings = settings
         self._voices = voices
         self._save_key = save_key
+        self._delete_key = delete_key
         self._key_status = key_status
         self._tasks: set[asyncio.Task[Any]] = set()
         self.setWindowTitle("VoxTray settings")
@@ -300,6 +305,14 @@ class SettingsDialog(QDialog):
         if settings.audio.device and self.device.findData(settings.audio.device) < 0:
             self.device.addItem(f"{settings.audio.device} (not connected)", settings.audio.device)
         _select(self.device, settings.audio.device)
+        self.latency = QSpinBox()
+        self.latency.setRange(0, 1000)
+        self.latency.setSingleStep(10)
+        self.latency.setSuffix(" ms")
+        self.latency.setToolTip(
+            "Sound the output holds: more is safer on a busy computer, less stops faster"
+        )
+        self.latency.setValue(round(settings.audio.latency * 1000))
 
         # Hotkeys.
         self.hotkeys: dict[str, HotkeyEdit] = {}
@@ -341,6 +354,11 @@ class SettingsDialog(QDialog):
         self.test_key.setToolTip("Saves a newly typed key, then asks ElevenLabs about it")
         self.test_key.setEnabled(key_status is not None)
         self.test_key.clicked.connect(self._test_key)
+        self.forget_key = QPushButton("Remove")
+        self.forget_key.setAccessibleName("Remove the stored ElevenLabs key")
+        self.forget_key.setToolTip("Deletes the key from the system keyring")
+        self.forget_key.setVisible(delete_key is not None)
+        self.forget_key.clicked.connect(self._forget_key)
         self.key_answer = QLabel("")
         self.key_answer.setAccessibleName("ElevenLabs key status")
         self.key_answer.setWordWrap(True)
@@ -373,11 +391,14 @@ class SettingsDialog(QDialog):
     def controls(self) -> list[QWidget]:
         """Every control of the dialog, in tab order."""
         chain: list[QWidget] = [self.provider, self.voice, self.model, self.speed]
-        chain += [self.volume, self.device]
+        chain += [self.volume, self.device, self.latency]
         for action in HOTKEY_ACTIONS:
             chain += [self.hotkeys[action], self._hotkey_clear[action]]
         chain += [self.read_now_source, self.while_playing]
-        chain += [self.api_key, self.test_key, self.start_at_login]
+        chain += [self.api_key, self.test_key]
+        if self._delete_key is not None:
+            chain.append(self.forget_key)
+        chain.append(self.start_at_login)
         chain += [self.ok_button, self.cancel_button]
         return chain
 
@@ -409,6 +430,7 @@ class SettingsDialog(QDialog):
             audio=old.audio.replace(
                 volume=self.volume.value() / 100,
                 device=str(self.device.currentData() or ""),
+                latency=self._latency_seconds(),
             ),
             elevenlabs=old.elevenlabs.replace(
                 model=self.model.currentText().strip() or DEFAULT_MODEL_ID
@@ -450,9 +472,9 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         # A pending voice list or key test is of no use once the dialog is gone; a key being
-        # saved is let finish (it was asked for with OK).
+        # saved or removed is let finish (it was asked for).
         for task in list(self._tasks):
-            if task.get_name() != _SAVE_KEY:
+            if task.get_name() not in (_SAVE_KEY, _REMOVE_KEY):
                 task.cancel()
         super().done(result)
 
@@ -463,6 +485,7 @@ class SettingsDialog(QDialog):
         self.model.setEnabled(cloud)
         self.api_key.setEnabled(cloud and self._save_key is not None)
         self.test_key.setEnabled(cloud and self._key_status is not None)
+        self.forget_key.setEnabled(cloud and self._delete_key is not None)
         if self._voices is not None:
             self._start(self._load_voices(str(self.provider.currentData())), "voxtray-voices")
 
@@ -492,6 +515,11 @@ class SettingsDialog(QDialog):
             self.voice.setEditText(typed)
         else:
             self.voice.setCurrentIndex(0)
+
+    def _latency_seconds(self) -> float:
+        shown = self.latency.value()
+        old = self._settings.audio.latency
+        return old if shown == round(old * 1000) else shown / 1000  # a 0.1234 s file stays so
 
     def _voice_id(self) -> str:
         text = self.voice.currentText()
@@ -523,6 +551,26 @@ class SettingsDialog(QDialog):
         finally:
             self.test_key.setEnabled(self.provider.currentData() == "elevenlabs")
         self.key_answer.setText(answer)
+
+    def _forget_key(self) -> None:
+        if self._delete_key is None:
+            return
+        self.api_key.clear()
+        self.key_answer.setText("Removing the key…")
+        self._start(self._remove_key(), _REMOVE_KEY)
+
+    async def _remove_key(self) -> None:
+        assert self._delete_key is not None
+        try:
+            removed = await self._delete_key()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a keyring error; its message never holds the key
+            self.key_answer.setText(f"The key could not be removed ({type(exc).__name__}: {exc}).")
+            return
+        self.key_answer.setText(
+            "The stored key was removed." if removed else "No key was stored in the keyring."
+        )
 
     async def _store_key(self, key: str) -> None:
         assert self._save_key is not None
@@ -573,6 +621,7 @@ class SettingsDialog(QDialog):
         output_form = QFormLayout(output_box)
         _row(output_form, "V&olume", self.volume)
         _row(output_form, "Output &device", self.device)
+        _row(output_form, "Output &latency", self.latency)
 
         hotkey_box = QGroupBox("Global hotkeys")
         hotkey_form = QFormLayout(hotkey_box)
@@ -592,6 +641,7 @@ class SettingsDialog(QDialog):
         key_line = QHBoxLayout()
         key_line.addWidget(self.api_key, 1)
         key_line.addWidget(self.test_key)
+        key_line.addWidget(self.forget_key)
         key_label = QLabel("API &key")
         key_label.setBuddy(self.api_key)
         key_form.addRow(key_label, key_line)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -58,6 +59,14 @@ def seconds(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return NO_VALUE
     return f"{value:.3f} s" if value < 1 else f"{value:.2f} s"
+
+
+def reset_date(unix: float) -> str:
+    """A reset time as the user's local date: ``2026-09-12``."""
+    try:
+        return time.strftime("%Y-%m-%d", time.localtime(unix))
+    except (OverflowError, OSError, ValueError):
+        return NO_VALUE
 
 
 def whole(value: object) -> str:
@@ -482,7 +491,8 @@ def _total(providers: Mapping[str, Mapping[str, Any]], key: str) -> str:
 
 
 def _quota(providers: Mapping[str, Mapping[str, Any]]) -> str:
-    """Quota as the providers report it: ``used / limit`` characters, or their own text."""
+    """Quota as the providers report it: ``used / limit characters, resets <date>``, or their
+    own text."""
     shown = []
     for name, figures in sorted(providers.items()):
         quota = figures.get("quota")
@@ -491,6 +501,9 @@ def _quota(providers: Mapping[str, Mapping[str, Any]]) -> str:
         if isinstance(quota, Mapping):
             used, limit = quota.get("used"), quota.get("limit")
             text = f"{whole(used)} / {whole(limit)} characters"
+            resets = quota.get("resets_at")
+            if isinstance(resets, int | float) and not isinstance(resets, bool):
+                text += f", resets {reset_date(resets)}"
         else:
             text = str(quota)
         shown.append(f"{name}: {text}" if len(providers) > 1 else text)

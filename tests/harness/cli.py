@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from voxtray.core.model import Segment
+from voxtray.core.orchestrator.playback import Pauses
+from voxtray.core.settings import VoiceSettings
 from voxtray.core.text.segment import segment_text
 
 TONE_SECONDS_PER_CHAR = 0.04
@@ -54,7 +57,22 @@ def run_voxtray(
     return result
 
 
+def tone_timeline(text: str) -> list[tuple[Segment, float, float]]:
+    """Each segment of ``text`` with where the tone voice starts it in an export and how long
+    it speaks it: the default settings' pauses come between segments (none after the last)."""
+    pauses = Pauses(VoiceSettings().sentence_pause, VoiceSettings().paragraph_pause)
+    timeline = []
+    at = 0.0
+    for segment in segment_text([text], max_chars=TONE_MAX_CHARS):
+        if timeline:
+            at += pauses.after(timeline[-1][0].kind)
+        length = max(TONE_MIN_SECONDS, len(segment.text.strip()) * TONE_SECONDS_PER_CHAR)
+        timeline.append((segment, at, length))
+        at += length
+    return timeline
+
+
 def tone_seconds(text: str) -> float:
-    """How long the tone voice speaks ``text``, segment by segment."""
-    segments = segment_text([text], max_chars=TONE_MAX_CHARS)
-    return sum(max(TONE_MIN_SECONDS, len(s.text.strip()) * TONE_SECONDS_PER_CHAR) for s in segments)
+    """How long the tone voice's export of ``text`` lasts, pauses included."""
+    _, start, length = tone_timeline(text)[-1]
+    return start + length

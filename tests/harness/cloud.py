@@ -106,10 +106,15 @@ def cloud_settings(
     cache: bool = False,
     concurrency: int = 0,
 ) -> Settings:
-    """The user's settings with the fake as the service and the cloud as the default voice."""
+    """The user's settings with the fake as the service and the cloud as the default voice.
+
+    Without pauses between sentences: these tests time the stream itself, segment by segment
+    (the pauses have their own tests, tests/unit/test_transport.py)."""
     base = Settings()
     return base.replace(
-        voice=base.voice.replace(provider="elevenlabs", voice=RACHEL),
+        voice=base.voice.replace(
+            provider="elevenlabs", voice=RACHEL, sentence_pause=0.0, paragraph_pause=0.0
+        ),
         elevenlabs=base.elevenlabs.replace(
             base_url=fake.base_url,
             transport=transport,

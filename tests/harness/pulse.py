@@ -167,8 +167,9 @@ class PulseServer:
             raise HarnessError(f"pactl {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout
 
-    def recorder(self) -> Recorder:
-        return Recorder(self.env)
+    def recorder(self, monitor: str = MONITOR) -> Recorder:
+        """A recorder of ``monitor`` (the default sink's, or another sink's ``<name>.monitor``)."""
+        return Recorder(self.env, monitor)
 
     def stop(self) -> None:
         for proc in (self._keeper, self._daemon):
@@ -218,8 +219,9 @@ class Recorder:
 
     _BLOCK_BYTES = 480 * 2  # 10 ms of s16le mono
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], monitor: str = MONITOR) -> None:
         self._env = env
+        self._monitor = monitor
         self._proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self._blocks: list[bytes] = []
@@ -234,7 +236,7 @@ class Recorder:
             [
                 "parec",
                 "-d",
-                MONITOR,
+                self._monitor,
                 "--format=s16le",
                 f"--rate={RATE}",
                 "--channels=1",
@@ -305,6 +307,49 @@ def pulse_server() -> Iterator[PulseServer]:
         yield server
     finally:
         server.stop()
+
+
+SECOND_SINK = "second"
+SECOND_DEVICE = "voxtray_second"
+"""An ALSA pcm of our own that plays into :data:`SECOND_SINK`: PortAudio lists it as a device."""
+
+
+@contextmanager
+def second_device(server: PulseServer) -> Iterator[str]:
+    """A second null sink and a PortAudio device that plays into it (for device switches).
+
+    PortAudio reaches PulseAudio through ALSA, whose ``pulse`` pcm plays into the default sink;
+    the pcm defined here names the second sink. ALSA reads its configuration again when the
+    file list in ``ALSA_CONFIG_PATH`` changes, and PortAudio lists devices when it is
+    initialised, so both are redone on the way in and out. Record it with
+    ``server.recorder(f"{SECOND_SINK}.monitor")``. No stream may be open on entry or exit.
+    """
+    from voxtray.core.audio.player import rescan_devices
+
+    module = server.pactl(
+        "load-module",
+        "module-null-sink",
+        f"sink_name={SECOND_SINK}",
+        f"rate={RATE}",
+        "sink_properties=device.description=SecondSink",
+    ).strip()
+    conf = server.root / "second-device.conf"
+    conf.write_text(
+        f'pcm.{SECOND_DEVICE} {{ type pulse device "{SECOND_SINK}" '
+        'hint { show on description "VoxTray test: the second sink" } }\n'
+    )
+    saved = os.environ.get("ALSA_CONFIG_PATH")
+    os.environ["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{conf}"
+    try:
+        rescan_devices()
+        yield SECOND_DEVICE
+    finally:
+        if saved is None:
+            os.environ.pop("ALSA_CONFIG_PATH", None)
+        else:
+            os.environ["ALSA_CONFIG_PATH"] = saved
+        rescan_devices()
+        server.pactl("unload-module", module)
 
 
 @contextmanager

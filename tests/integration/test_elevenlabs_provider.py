@@ -71,6 +71,11 @@ async def eventually(condition: Any, within: float = 5.0) -> bool:
     return True
 
 
+def last_speech_request(fake: FakeElevenLabs) -> Any:
+    """The latest text-to-speech request (the quota look-up runs beside the first one)."""
+    return [r for r in fake.requests if "/text-to-speech/" in r.path][-1]
+
+
 def socket_handshakes(fake: FakeElevenLabs) -> int:
     return sum(1 for r in fake.requests if "stream-input" in r.path)
 
@@ -85,7 +90,7 @@ async def test_http_streaming_speech(fake: FakeElevenLabs, make: Any) -> None:
     assert sum(c.duration for c in chunks) > 0.5
     spoken = [c.spoken_chars for c in chunks if c.spoken_chars is not None]
     assert spoken == sorted(spoken) and spoken[-1] == len(text)
-    assert fake.requests[-1].path.endswith(f"/{RACHEL}/stream/with-timestamps")
+    assert last_speech_request(fake).path.endswith(f"/{RACHEL}/stream/with-timestamps")
     counters = provider.counters()
     assert counters.requests == 1 and counters.characters_billed == fake.billed(KEY) > 0
     assert len(counters.first_byte_seconds) == 1
@@ -95,7 +100,7 @@ async def test_http_without_alignment_streams_raw_pcm(fake: FakeElevenLabs, make
     provider = make(transport="http", alignment=False, sample_rate=16000)
     chunks = await collect(provider, job("Raw PCM please."))
     assert chunks and all(c.spoken_chars is None and len(c.pcm) % 2 == 0 for c in chunks)
-    assert fake.requests[-1].path.endswith("/stream")
+    assert last_speech_request(fake).path.endswith("/stream")
 
 
 async def test_warm_session_opens_no_connection_per_utterance(
@@ -142,7 +147,7 @@ async def test_cancel_http_closes_the_connection(fake: FakeElevenLabs, make: Any
     stream = provider.synthesize(job("A fairly long sentence that takes a while to stream out."))
     await anext(stream)
     await stream.aclose()
-    assert fake.wait_until(lambda: fake.requests[-1].closed_by_client, timeout=3)
+    assert fake.wait_until(lambda: last_speech_request(fake).closed_by_client, timeout=3)
     assert provider.limiter.in_flight == 0
 
 

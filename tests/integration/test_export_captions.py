@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import soundfile
 from voxtray.core.text.readers import open_document
-from voxtray.core.text.segment import segment_text
 
-from tests.harness.cli import (
-    TONE_MAX_CHARS,
-    TONE_MIN_SECONDS,
-    TONE_SECONDS_PER_CHAR,
-    isolated_env,
-    run_voxtray,
-)
+from tests.harness.cli import isolated_env, run_voxtray, tone_timeline
 
 DOCUMENT = """# The Beginning
 
@@ -71,11 +65,11 @@ def test_export_writes_srt_lrc_and_chapters(home: dict[str, str], tmp_path: Path
     with open_document(source) as stream:
         text = "".join(stream)
         chapters = list(stream.chapters)
-    segments = list(segment_text([text], max_chars=TONE_MAX_CHARS))
-    durations = [
-        max(TONE_MIN_SECONDS, len(s.text.strip()) * TONE_SECONDS_PER_CHAR) for s in segments
-    ]
-    starts = [sum(durations[:i]) for i in range(len(durations))]
+    timeline = tone_timeline(text)
+    segments = [segment for segment, _, _ in timeline]
+    starts = [start for _, start, _ in timeline]
+    # A caption lasts until the next one starts: the segment's speech and the pause after it.
+    durations = [*(after - start for start, after in pairwise(starts)), timeline[-1][2]]
 
     srt = (tmp_path / "out.srt").read_text(encoding="utf-8")
     blocks = srt.split("\n\n")

@@ -8,6 +8,7 @@ pytest-asyncio's loop, where the dialog's tasks run. Screenshots of both windows
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,18 @@ def test_cloud_figures_add_up_over_providers_and_show_quota(qtbot: QtBot) -> Non
     assert window.figure("quota") == "elevenlabs: 9,000 / 10,000 characters"
 
 
+def test_quota_shows_when_it_resets(qtbot: QtBot) -> None:
+    resets = time.mktime((2026, 9, 12, 10, 30, 0, 0, 0, -1))  # local time, as the user sees it
+    snapshot = busy_snapshot(
+        providers={
+            "elevenlabs": {"quota": {"used": 1234, "limit": 10000, "resets_at": resets}},
+        }
+    )
+    window = StatsWindow(lambda: snapshot, list, lambda _: None)
+    qtbot.addWidget(window)
+    assert window.figure("quota") == "1,234 / 10,000 characters, resets 2026-09-12"
+
+
 def test_stats_window_refreshes_on_its_timer_while_visible(
     engine: Engine, stats: StatsWindow, qtbot: QtBot
 ) -> None:
@@ -301,6 +314,11 @@ class Keyring:
 
     async def save_key(self, key: str) -> None:
         self.saved.append(key)
+
+    async def delete_key(self) -> bool:
+        had = bool(self.saved)
+        self.saved.clear()
+        return had
 
     async def key_status(self) -> str:
         if not self.saved:
@@ -408,7 +426,7 @@ def test_one_combination_for_two_actions_is_refused(qtbot: QtBot) -> None:
     qtbot.keyClick(edit, Qt.Key.Key_R, CTRL_ALT)
     with qtbot.assertNotEmitted(dialog.saved):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    assert dialog.status.text() == "Ctrl+Alt+R is set for both Read now and Skip."
+    assert dialog.status.text() == "Ctrl+Alt+R is set for both Read now and Skip sentence."
     assert dialog.isVisible() or dialog.result() == 0
 
 
@@ -491,7 +509,13 @@ async def test_the_voice_in_the_settings_is_selected_by_id(qtbot: QtBot) -> None
 
 def test_settings_dialog_is_keyboard_accessible(qtbot: QtBot) -> None:
     keyring = Keyring()
-    dialog = dialog_for(qtbot, CUSTOM, save_key=keyring.save_key, key_status=keyring.key_status)
+    dialog = dialog_for(
+        qtbot,
+        CUSTOM,
+        save_key=keyring.save_key,
+        key_status=keyring.key_status,
+        delete_key=keyring.delete_key,
+    )
     controls = dialog.controls()
     assert set(focusable(dialog)) == set(controls)
     assert [w for w in controls if not w.accessibleName()] == []
@@ -509,6 +533,33 @@ def test_settings_dialog_is_keyboard_accessible(qtbot: QtBot) -> None:
 
     buttons = [w for w in controls if isinstance(w, QAbstractButton)]
     assert all(b.focusPolicy() & Qt.FocusPolicy.TabFocus for b in buttons)
+
+
+def test_output_latency_is_edited_in_milliseconds(qtbot: QtBot) -> None:
+    dialog = dialog_for(qtbot, Settings())
+    assert dialog.latency.value() == 100 and dialog.latency.suffix() == " ms"
+    dialog.latency.setValue(250)
+    assert accepted(dialog, qtbot).audio.latency == 0.25
+    odd = Settings(audio=AudioSettings(latency=0.1234))
+    assert accepted(dialog_for(qtbot, odd), qtbot) == odd  # shown as 123 ms, kept as it was
+
+
+async def test_the_stored_key_can_be_removed(qtbot: QtBot) -> None:
+    keyring = Keyring()
+    keyring.saved.append("sk_stored_before")
+    plain = dialog_for(qtbot, CUSTOM)  # no delete_key given: no button
+    assert not plain.forget_key.isVisibleTo(plain) and plain.forget_key not in plain.controls()
+    dialog = dialog_for(qtbot, CUSTOM, delete_key=keyring.delete_key)
+    assert dialog.forget_key.isVisibleTo(dialog) and dialog.forget_key.isEnabled()
+    qtbot.mouseClick(dialog.forget_key, Qt.MouseButton.LeftButton)
+    await dialog.settle()
+    assert keyring.saved == []
+    assert dialog.key_answer.text() == "The stored key was removed."
+    qtbot.mouseClick(dialog.forget_key, Qt.MouseButton.LeftButton)
+    await dialog.settle()
+    assert dialog.key_answer.text() == "No key was stored in the keyring."
+    dialog.provider.setCurrentIndex(dialog.provider.findData("piper"))
+    assert not dialog.forget_key.isEnabled()  # the key belongs to the cloud voice
 
 
 def test_hotkey_edits_are_named_after_their_action(qtbot: QtBot) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 import pytest
 from voxtray.core.audio.player import Player
 from voxtray.core.model import AudioChunk
 
-from tests.harness.pulse import PulseServer, Recording
+from tests.harness.pulse import RATE, SECOND_SINK, PulseServer, Recording, second_device
 from tests.harness.signal import (
     db,
     dominant_frequency,
@@ -215,3 +215,47 @@ async def test_underruns_count_stalls_mid_utterance_only(
     assert after.gap_seconds == mid.gap_seconds
     spans = sound_spans(rec.result.samples, rec.result.rate)
     assert len(spans) == 3, spans
+
+
+# -- switching the device while speaking --------------------------------------------------------
+
+
+@pytest.fixture
+def second(pulse: PulseServer) -> Iterator[str]:
+    with second_device(pulse) as device:
+        yield device
+
+
+async def test_a_device_switch_while_speaking_moves_the_rest_there_whole(
+    pulse: PulseServer, second: str
+) -> None:
+    player = Player(latency=0.1)
+    await player.open()
+    try:
+        with pulse.recorder() as before_rec, pulse.recorder(f"{SECOND_SINK}.monitor") as after_rec:
+            utt = player.start_utterance()
+            await utt.write(AudioChunk(pcm(440, 1.0), SRC_RATE))
+            one_second = utt.mark()
+            await utt.write(AudioChunk(pcm(440, 2.0), SRC_RATE))
+            utt.end()
+            await one_second
+            await player.reconfigure(second, 0.1)
+            assert player.counters().device == second
+            await utt.finished
+            await asyncio.sleep(player.counters().latency + 0.2)  # the device plays it out
+    finally:
+        await player.aclose()
+    before, after = before_rec.result, after_rec.result
+    before_spans = sound_spans(before.samples, before.rate)
+    after_spans = sound_spans(after.samples, after.rate)
+    assert len(before_spans) == 1 and len(after_spans) == 1, (before_spans, after_spans)
+    head, tail = before_spans[0], after_spans[0]
+    gap = after.time_of(tail.start * RATE) - before.time_of(head.end * RATE)
+    print(
+        f"\nbefore the switch {head.duration:.3f} s, after {tail.duration:.3f} s, gap {gap:.3f} s"
+    )
+    assert 1.0 <= head.duration < 1.15  # what played before, and what the old device held
+    assert head.duration + tail.duration == pytest.approx(3.0, abs=0.03)  # none lost or twice
+    assert abs(gap) < 0.25  # the new device starts as the old one plays out what it held
+    assert dominant_frequency(sound_only(after), after.rate) == pytest.approx(440, rel=0.01)
+    assert player.counters().underruns == 0

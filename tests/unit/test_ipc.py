@@ -140,6 +140,8 @@ async def test_malformed_requests_get_an_error_reply(runtime: Path) -> None:
         assert relative["ok"] is False and "absolute" in relative["error"]
         rate = await send({"cmd": "speak", "text": "a", "rate": 9})
         assert rate["ok"] is False and "rate" in rate["error"]
+        unit = await send({"cmd": "rewind", "unit": "page"})
+        assert unit["ok"] is False and "paragraph" in unit["error"]
     assert handler.commands == []
 
 
@@ -165,11 +167,12 @@ async def test_several_requests_on_one_connection(runtime: Path) -> None:
         reader, writer = await asyncio.open_unix_connection(str(server.path))
         for name in ("pause", "resume", "skip"):
             writer.write(ipc.encode({"cmd": name}))
+        writer.write(ipc.encode({"cmd": "rewind", "unit": "paragraph"}))
         await writer.drain()
-        replies = [await reader.readline() for _ in range(3)]
+        replies = [await reader.readline() for _ in range(4)]
         writer.close()
         await writer.wait_closed()
-    assert replies == [b'{"ok":true}\n'] * 3
+    assert replies == [b'{"ok":true}\n'] * 4
 
 
 @posix_only
@@ -235,11 +238,54 @@ async def test_a_socket_of_another_user_is_not_used(
             await send({"cmd": "stop"})
 
 
-@pytest.mark.skipif(sys.platform != "win32", reason="Windows named pipes: platform absent")
-async def test_windows_says_single_instance_is_unavailable() -> None:
-    with pytest.raises(InstanceUnavailableError, match="named pipes"):
-        await ipc.InstanceServer(Recorder()).start()
-    assert ipc.send_command({"cmd": "stop"}) is None
+windows_only = pytest.mark.skipif(
+    sys.platform != "win32",
+    reason=f"Windows named pipes and mutexes: the platform is missing here ({sys.platform})",
+)
+
+
+@windows_only
+async def test_windows_round_trip_over_the_users_pipe_and_one_instance() -> None:
+    from voxtray.core import named_pipe
+
+    assert ipc.send_command({"cmd": "stop"}) is None  # nobody serves the pipe yet
+    handler = Recorder()
+    async with ipc.InstanceServer(handler):
+        reply = await send({"cmd": "speak", "text": "Hello there.", "interrupt": True})
+        assert reply == {"ok": True}
+        assert await send({"cmd": "stats"}) == {"ok": True, "stats": {"total_requests": 3}}
+        assert await send({"cmd": "nonsense"}) == {
+            "ok": False,
+            "error": "Unknown command 'nonsense'; known: " + ", ".join(sorted(ipc.COMMANDS)) + ".",
+        }
+        with pytest.raises(AlreadyRunningError):
+            await ipc.InstanceServer(Recorder()).start()
+        api = named_pipe._Api()
+        user = api.current_user_sid()
+        kernel32 = api.kernel32
+        synchronize = 0x00100000
+        held = kernel32.OpenMutexW(synchronize, False, ipc.INSTANCE_MUTEX)  # as Inno Setup does
+        assert held, "the installer would not see the running app"
+        kernel32.CloseHandle(held)
+        assert named_pipe.pipe_name(user).startswith(named_pipe.PIPE_PREFIX)
+    assert handler.commands[:2] == [
+        {"cmd": "speak", "text": "Hello there.", "interrupt": True},
+        {"cmd": "stats"},
+    ]
+    assert ipc.send_command({"cmd": "stop"}) is None  # closed: the pipe is gone
+
+
+def test_off_windows_the_pipe_transport_says_it_is_unavailable() -> None:
+    if sys.platform == "win32":
+        pytest.skip("checks the refusal off Windows")
+    from voxtray.core import named_pipe
+
+    with pytest.raises(InstanceUnavailableError, match="only on Windows"):
+        named_pipe.PipeListener(Recorder(), limit=1024).start()  # type: ignore[arg-type]
+    with pytest.raises(InstanceUnavailableError, match="only on Windows"):
+        asyncio.run(named_pipe.exchange(b"{}\n", limit=1024))
+    with pytest.raises(InstanceUnavailableError, match="only on Windows"):
+        named_pipe.InstanceMutex(ipc.INSTANCE_MUTEX).acquire()
 
 
 @posix_only

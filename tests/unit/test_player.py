@@ -69,11 +69,19 @@ class Factory:
         self.streams: list[FakeStream] = []
         self.specs: list[StreamSpec] = []
         self.fail_next = False
+        self.missing: set[object] = set()
+        """Devices that cannot be opened."""
+        self.exclusive = False
+        """A device with an open stream cannot be opened again (an ALSA hw: device)."""
 
     def __call__(self, spec: StreamSpec) -> OpenedStream:
         self.specs.append(spec)
-        if self.fail_next:
+        if self.fail_next or spec.device in self.missing:
             raise NoOutputDeviceError("no device")
+        if self.exclusive and any(
+            s.spec.device == spec.device and not s.closed for s in self.streams
+        ):
+            raise NoOutputDeviceError("device busy")
         stream = FakeStream(spec)
         self.streams.append(stream)
         return OpenedStream(stream, f"fake{len(self.streams)}")
@@ -376,3 +384,148 @@ async def test_a_paused_or_playing_stream_is_not_suspended() -> None:
         assert player.suspensions == 0
     finally:
         await player.aclose()
+
+
+# -- reconfigure: another device or latency while playing ------------------------------------
+
+
+async def playing(player: Player, data: np.ndarray) -> Any:
+    utt = player.start_utterance()
+    await utt.write(pcm(data))
+    utt.end()
+    return utt
+
+
+async def test_a_switch_while_playing_goes_on_on_the_new_device_without_loss(
+    setup: Any,
+) -> None:
+    player, factory, changes = setup
+    data = steps(3000)
+    utt = await playing(player, data)
+    old = factory.stream
+    head = old.pull(1000)
+    switch = asyncio.create_task(player.reconfigure("other", 0.2))
+    await settle()
+    new = factory.stream
+    assert new is not old and factory.specs[-1].device == "other"
+    assert factory.specs[-1].latency == 0.2 and factory.specs[-1].samplerate == RATE
+    assert not new.active  # not before the old callback has let go of the ring
+    let_go = old.pull(100)
+    await settle()
+    assert not let_go.any() and new.active
+    rest = np.concatenate([new.pull(1000) for _ in range(2)])
+    np.testing.assert_array_equal(np.concatenate([head, rest]), data)  # none lost, none twice
+    assert not switch.done() and not old.closed  # the old device still plays what it holds
+    assert not old.pull(int(0.15 * RATE)).any()  # its latency (0.1 s) and the margin, silent
+    await asyncio.wait_for(switch, timeout=5)
+    assert old.closed and "abort" in old.calls
+    assert player.counters().device == "fake2"
+    await settle()
+    assert utt.finished.done() and not utt.finished.cancelled()
+    assert changes == []  # the user's own choice is not a lost device
+
+
+async def test_a_switch_while_idle_needs_no_callback(setup: Any) -> None:
+    player, factory, _ = setup
+    old = factory.stream
+    old.active = False  # suspended for being idle: no callback comes
+    player._suspended = True
+    await asyncio.wait_for(player.reconfigure("other"), timeout=5)
+    assert old.closed and factory.stream.active and factory.specs[-1].device == "other"
+    assert factory.specs[-1].latency == player.counters().latency == 0.1  # kept
+    utt = await playing(player, steps(300))
+    np.testing.assert_array_equal(factory.stream.pull(300), steps(300))
+    await settle()
+    assert utt.finished.done()
+
+
+async def test_before_open_the_settings_are_kept_for_open() -> None:
+    factory = Factory()
+    player = Player(stream_factory=factory)
+    await player.reconfigure("later", 0.3)
+    assert factory.specs == []
+    await player.open()
+    try:
+        assert factory.specs[-1].device == "later" and factory.specs[-1].latency == 0.3
+        await player.reconfigure("later", 0.3)  # nothing changed: nothing reopened
+        assert len(factory.streams) == 1
+    finally:
+        await player.aclose()
+
+
+async def test_a_device_that_cannot_open_leaves_the_old_one_playing(setup: Any) -> None:
+    player, factory, _ = setup
+    data = steps(2000)
+    await playing(player, data)
+    old = factory.stream
+    head = old.pull(500)
+    factory.missing.add("gone")
+    with pytest.raises(NoOutputDeviceError):
+        await player.reconfigure("gone", 0.3)
+    assert factory.stream is old and old.active and not old.closed
+    np.testing.assert_array_equal(np.concatenate([head, old.pull(1500)]), data)
+    await player.reconfigure(None, 0.1)  # still the settings it had: nothing to do
+    assert len(factory.streams) == 1
+
+
+async def test_a_latency_change_on_an_exclusive_device_reopens_it_after_it_played_out(
+    setup: Any,
+) -> None:
+    player, factory, _ = setup
+    factory.exclusive = True
+    data = steps(3000)
+    await playing(player, data)
+    old = factory.stream
+    head = old.pull(1000)
+    switch = asyncio.create_task(player.reconfigure(None, 0.25))
+    await settle()
+    assert len(factory.streams) == 1  # busy: not opened twice
+    assert not old.pull(int(0.15 * RATE) + 100).any()  # lets go, then plays out silence
+    await asyncio.wait_for(switch, timeout=5)
+    new = factory.stream
+    assert old.closed and new is not old and new.active and new.spec.latency == 0.25
+    rest = np.concatenate([new.pull(1000) for _ in range(2)])
+    np.testing.assert_array_equal(np.concatenate([head, rest]), data)
+
+
+async def test_a_callback_that_stopped_coming_does_not_hold_the_switch(setup: Any) -> None:
+    player, factory, _ = setup
+    data = steps(2000)
+    await playing(player, data)
+    old = factory.stream
+    head = old.pull(500)
+    # The old stream never calls back again; the switch aborts it after its latency + 1 s.
+    await asyncio.wait_for(player.reconfigure("other"), timeout=5)
+    assert old.calls[-2:] == ["abort", "close"]
+    np.testing.assert_array_equal(np.concatenate([head, factory.stream.pull(1500)]), data)
+
+
+async def test_closing_during_a_switch_ends_it(setup: Any) -> None:
+    player, factory, _ = setup
+    await playing(player, steps(2000))
+    old = factory.stream
+    old.pull(100)
+    switch = asyncio.create_task(player.reconfigure("other"))
+    await settle()
+    await player.aclose()
+    await asyncio.wait_for(switch, timeout=5)
+    assert all(stream.closed for stream in factory.streams)
+
+
+async def test_cancelling_the_caller_does_not_leave_a_switch_half_done(setup: Any) -> None:
+    player, factory, _ = setup
+    data = steps(3000)
+    await playing(player, data)
+    old = factory.stream
+    head = old.pull(1000)
+    caller = asyncio.create_task(player.reconfigure("other"))
+    await settle()
+    caller.cancel()  # e.g. the settings dialog's task, cancelled as the app quits
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert not old.pull(100).any()  # the switch itself goes on: the old one lets go…
+    await settle()
+    new = factory.stream
+    assert new is not old and new.active  # …and the new one plays the rest
+    rest = np.concatenate([new.pull(1000) for _ in range(2)])
+    np.testing.assert_array_equal(np.concatenate([head, rest]), data)

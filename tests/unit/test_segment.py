@@ -84,7 +84,7 @@ def test_nothing_to_say_yields_nothing(source: str) -> None:
 
 
 def test_one_word() -> None:
-    assert segments("  hello \n") == [Segment(0, "hello", 2, 7, SegmentKind.SENTENCE)]
+    assert segments("  hello \n") == [Segment(0, "hello", 2, 7, SegmentKind.PARAGRAPH)]
 
 
 def test_no_pieces_at_all() -> None:
@@ -122,7 +122,7 @@ def test_first_segment_is_the_first_clause() -> None:
         0, "When the narrator starts reading a long document,", 0, 49, SegmentKind.CLAUSE
     )
     assert result[1].text == "the first clause goes out alone."
-    assert result[1].kind is SegmentKind.SENTENCE
+    assert result[1].kind is SegmentKind.PARAGRAPH  # the end of the text
 
 
 def test_a_short_first_sentence_is_not_cut() -> None:
@@ -201,7 +201,24 @@ def test_paragraph_break_ends_a_sentence_and_single_newlines_stay_inside() -> No
         "A heading without punctuation",
         "This sentence is\nwrapped over\nthree lines.",
     ]
-    assert all(s.kind is SegmentKind.SENTENCE for s in result)
+    assert all(s.kind is SegmentKind.PARAGRAPH for s in result)
+
+
+def test_the_last_sentence_of_each_paragraph_ends_a_paragraph() -> None:
+    source = (
+        "A first sentence is here. A second one follows it.\n\n"
+        "The next paragraph begins. It has two sentences too.\n\nLast."
+    )
+    result = segments(source, first_clause_chars=200)
+    kinds = {s.text: s.kind for s in result}
+    assert kinds == {
+        "A first sentence is here.": SegmentKind.SENTENCE,
+        "A second one follows it.": SegmentKind.PARAGRAPH,
+        "The next paragraph begins.": SegmentKind.SENTENCE,
+        "It has two sentences too.": SegmentKind.PARAGRAPH,
+        "Last.": SegmentKind.PARAGRAPH,
+    }
+    assert all(kind.ends_sentence for kind in kinds.values())
 
 
 def test_list_items_are_their_own_segments() -> None:
@@ -255,7 +272,7 @@ def test_long_sentence_is_split_at_clauses_first() -> None:
     body = result[1:]
     assert all(len(s.text) <= 100 for s in body)
     assert all(s.text.endswith(",") for s in body[:-1]), [s.text for s in body]
-    assert [s.kind for s in body] == [SegmentKind.PART] * (len(body) - 1) + [SegmentKind.SENTENCE]
+    assert [s.kind for s in body] == [SegmentKind.PART] * (len(body) - 1) + [SegmentKind.PARAGRAPH]
 
 
 def test_long_sentence_without_clauses_is_split_between_words() -> None:

@@ -173,6 +173,13 @@ class VoiceSettings:
             raise ValueError(f"unknown voice settings: {', '.join(sorted(unknown))}")
         return cls(**values)  # type: ignore[arg-type]  # checked names; ranges in __post_init__
 
+    @property
+    def rate_range(self) -> tuple[float, float]:
+        """The speaking rates the service reaches for a voice with these settings."""
+        low, high = self.SPEED_RANGE
+        base = self.speed or 1.0
+        return low / base, high / base
+
     def at_rate(self, rate: float) -> VoiceSettings:
         """These settings for a speaking rate, clamped to what the service accepts (0.7–1.2)."""
         if rate == 1.0:

@@ -21,13 +21,21 @@ limit. The limit starts from the plan (``GET /v1/user/subscription`` on :meth:`w
 ``concurrency_limit`` is given.
 
 The API key is read from ``api_key()`` whenever a request or a socket needs it and goes only
-into the ``xi-api-key`` header.
+into the ``xi-api-key`` header. When it changes (the user saved another key), what belonged to
+the old account goes: the warm socket is replaced, the voice list and the quota are asked again.
+
+The quota (characters used of the plan's limit, and when it resets) comes from the same
+subscription answer as the plan: on :meth:`warm`, or in the background when the provider is
+first used, and again at most every ``quota_refresh`` seconds while it is in use. Between two
+answers the characters it bills move the figure, so :meth:`counters` is current without a
+request per look. None of this ever delays a synthesis.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import time
@@ -43,10 +51,11 @@ from ...errors import (
     RequestRejectedError,
     ServiceError,
     VoiceNotFoundError,
+    VoxTrayError,
 )
 from ...model import AudioChunk, Capabilities, SynthesisJob, Voice
 from ...orchestrator.limits import ConcurrencyLimiter
-from ..base import CacheIdentity, ProviderCounters
+from ..base import CacheIdentity, CharacterQuota, ProviderCounters
 from .account import (
     ModelInfo,
     Subscription,
@@ -71,6 +80,7 @@ from .api import (
     model_character_limit,
     output_format,
     plan_concurrency,
+    socket_text,
     supports_websocket,
     websocket_url,
 )
@@ -88,6 +98,8 @@ Transport = Literal["auto", "http", "websocket"]
 _TRANSPORT_FAILURES = (ConnectionLostError, ProtocolError, ServiceError)
 _MAX_SESSIONS = 2
 """Warm sockets kept at once (one per voice in use); the least recently used one is closed."""
+QUOTA_REFRESH = 60.0
+"""Seconds between two subscription look-ups while the provider is in use."""
 
 
 class _Spoken:
@@ -129,6 +141,7 @@ class ElevenLabsProvider:
         stall_timeout: float = 20.0,
         inactivity_timeout: int = 60,
         socket_idle_timeout: float | None = 600.0,
+        quota_refresh: float | None = QUOTA_REFRESH,
         limiter: ConcurrencyLimiter | None = None,
         http: HttpSession | None = None,
     ) -> None:
@@ -165,6 +178,14 @@ class ElevenLabsProvider:
         self._voices: list[VoiceInfo] | None = None
         self._subscription: Subscription | None = None
         self._closed = False
+        # quota: the last subscription answer, and what was billed since (see the module)
+        self._quota_refresh = quota_refresh
+        self._quota_task: asyncio.Task[None] | None = None
+        self._quota_asked_at: float | None = None
+        self._quota_unavailable = False  # a scoped key that may not read the subscription
+        self._spent = 0  # characters billed (HTTP: character-cost; socket: the text sent)
+        self._spent_at_answer = 0
+        self._account: str | None = None  # a fingerprint of the key the answers are about
         # counters
         self._requests = 0
         self._characters_billed = 0
@@ -189,6 +210,7 @@ class ElevenLabsProvider:
             sample_rates=(self._rate,),
             alignment=True,
             streaming=True,
+            rate_range=self._settings.rate_range,
         )
 
     @property
@@ -268,8 +290,15 @@ class ElevenLabsProvider:
         return list(self._voices)
 
     async def subscription(self) -> Subscription:
-        self._subscription = parse_subscription(await self._http.get_json(SUBSCRIPTION))
-        return self._subscription
+        """The plan and its characters, asked now; :meth:`counters` reports them from then on."""
+        self._follow_account()
+        account = self._account
+        self._quota_asked_at = time.monotonic()
+        subscription = parse_subscription(await self._http.get_json(SUBSCRIPTION))
+        if account == self._account:  # not an answer about a key replaced meanwhile
+            self._subscription = subscription
+            self._spent_at_answer = self._spent
+        return subscription
 
     async def user(self) -> User:
         return parse_user(await self._http.get_json(USER))
@@ -283,6 +312,8 @@ class ElevenLabsProvider:
             return
         if self._closed:
             raise ConnectionLostError("The ElevenLabs voice has been shut down.")
+        self._follow_account()
+        self._refresh_quota_soon()
         voice_id = await self.resolve_voice(job.voice.voice_id or self._default_voice)
         settings = self._settings.at_rate(job.rate)
         order = self._transports_for(job, voice_id)
@@ -325,6 +356,10 @@ class ElevenLabsProvider:
         if self._closed:
             return
         self._closed = True
+        task, self._quota_task = self._quota_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         sessions = list(self._sessions.values())
         self._sessions.clear()
         for session in sessions:
@@ -366,8 +401,10 @@ class ElevenLabsProvider:
                                 self._first_byte.append(time.monotonic() - started)
                                 first = False
                             yield AudioChunk(pcm, self._rate, chars)
-                    if response.info.character_cost is not None:
-                        self._characters_billed += response.info.character_cost
+                    cost = response.info.character_cost
+                    if cost is not None:
+                        self._characters_billed += cost
+                    self._spent += len(sent) if cost is None else cost
             except RateLimitedError as exc:
                 self._rate_limited_by(exc)
                 raise
@@ -394,6 +431,7 @@ class ElevenLabsProvider:
                             self._first_byte.append(time.monotonic() - started)
                             first = False
                         yield AudioChunk(pcm, self._rate, spoken.after(audio.frame.alignment))
+                self._spent += len(socket_text(text.strip()))  # no cost is named: what was sent
             except RateLimitedError as exc:
                 self._rate_limited_by(exc)
                 raise
@@ -450,4 +488,53 @@ class ElevenLabsProvider:
             + sum(s.contexts_on_warm_socket for s in sessions),
             first_byte_seconds=tuple(self._first_byte),
             concurrency_limit=self._limiter.limit,
+            quota=self._quota(),
         )
+
+    # -- quota and account ---------------------------------------------------------------------
+
+    def _quota(self) -> CharacterQuota | None:
+        subscription = self._subscription
+        if subscription is None:
+            return None
+        reset = subscription.next_character_count_reset_unix
+        return CharacterQuota(
+            used=subscription.character_count + self._spent - self._spent_at_answer,
+            limit=subscription.character_limit,
+            resets_at=float(reset) if reset is not None else None,
+        )
+
+    def _refresh_quota_soon(self) -> None:
+        """Ask for the subscription in the background if the last answer is old enough."""
+        if self._quota_refresh is None or self._quota_unavailable or self._closed:
+            return
+        if self._quota_task is not None and not self._quota_task.done():
+            return
+        asked = self._quota_asked_at
+        if asked is not None and time.monotonic() - asked < self._quota_refresh:
+            return
+        self._quota_asked_at = time.monotonic()
+        self._quota_task = asyncio.get_running_loop().create_task(
+            self._refresh_quota(), name="elevenlabs-quota"
+        )
+
+    async def _refresh_quota(self) -> None:
+        try:
+            await self.subscription()
+        except RequestRejectedError:  # a scoped key without user_read: it will not change
+            self._quota_unavailable = True
+        except VoxTrayError as exc:  # offline, a bad key…: the next request says so properly
+            _LOG.info("The ElevenLabs quota could not be looked up: %s", exc)
+
+    def _follow_account(self) -> None:
+        """Forget what belonged to another key's account (the user saved a new key)."""
+        key = self._api_key()
+        if key is None:
+            return  # the request itself reports the missing key
+        account = hashlib.sha256(key.encode()).hexdigest()
+        if self._account is not None and account != self._account:
+            self._subscription = None
+            self._voices = None
+            self._quota_asked_at = None
+            self._quota_unavailable = False
+        self._account = account

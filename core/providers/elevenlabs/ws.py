@@ -437,6 +437,7 @@ class WebSocketSession:
         if self._closed:
             raise ConnectionLostError("The ElevenLabs stream session is closed.")
         self._check_fatal()
+        await self._drop_other_key()
         if self._conn is not None and self._conn.is_open:
             return False
         async with self._lock:
@@ -449,6 +450,22 @@ class WebSocketSession:
                 self._old.add(self._conn)
             self._conn = await self._connect()
             return True
+
+    async def _drop_other_key(self) -> None:
+        """A socket opened with a key that is no longer the key (replaced or removed) is let
+        go: the next context must be spoken, and billed, with the key as it is now. Contexts
+        still running on it finish."""
+        conn = self._conn
+        if conn is None or not conn.is_open:
+            return
+        key = self._api_key()
+        if key is not None and _fingerprint(key) == conn.key_fingerprint:
+            return
+        self._conn = None
+        self._old = {c for c in self._old if not c.finished}
+        self._old.add(conn)
+        if not conn.contexts_in_use:
+            await conn.abort()
 
     def _check_fatal(self) -> None:
         if self._fatal is None:

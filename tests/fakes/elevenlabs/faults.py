@@ -44,6 +44,8 @@ class FakeConfig:
     """An exhausted quota on a socket: ``isFinal`` with null audio (observed), or an error frame."""
     flush_done: bool = False
     """Send ``{"type":"flush_done"}`` after a multi-context flush (shape UNCONFIRMED)."""
+    account_latency: float = 0.0
+    """Seconds ``GET /v1/user/subscription`` takes to answer (a slow account service)."""
 
     def update(self, **changes: Any) -> None:
         names = {f.name for f in fields(self)}

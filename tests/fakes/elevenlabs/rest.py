@@ -184,6 +184,8 @@ class RestApi:
         key, denied = await self._authorised(request)
         if denied or key is None:
             return denied or web.Response(status=500)
+        if self.core.config.account_latency:
+            await asyncio.sleep(self.core.config.account_latency)  # the service is slow
         body = self._subscription(key)
         body.update(
             {

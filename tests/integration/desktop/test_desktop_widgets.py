@@ -168,11 +168,12 @@ async def test_pause_and_resume_show_on_the_state() -> None:
 
 
 def menu_texts(app: TrayApp) -> list[str]:
-    """The menu's entries as read aloud (without the ``&`` of their keyboard mnemonics)."""
+    """The menu's entries as read aloud (without the ``&`` of their keyboard mnemonics); hidden
+    ones ("Cancel export" while no export runs) are not in the menu the user sees."""
     return [
         action.text().replace("&", "")
         for action in app.tray.menu.actions()
-        if not action.isSeparator()
+        if not action.isSeparator() and action.isVisible()
     ]
 
 
@@ -182,19 +183,47 @@ async def test_tray_menu_offers_everything_the_issue_lists(xdg: Path) -> None:
             "Read clipboard",
             "Read selection",
             "Pause",
+            "Back a sentence",
             "Skip sentence",
+            "Go to",
             "Stop",
             "Queue",
             "Voice",
             "Speed",
             "Open file…",
+            "Export file…",
             "Drop window…",
+            "Reading window…",
             "Stats…",
             "Settings…",
             "Quit",
         ]
         speeds = [action.data() for action in app.tray.speed_menu.actions()]
         assert speeds == list(SPEEDS)
+
+
+async def test_go_to_and_the_rewind_command_move_the_reading(xdg: Path) -> None:
+    text = (
+        "The first paragraph has a sentence. And a second one that goes on a while.\n\n"
+        "The second paragraph begins here.\n\nThe third paragraph ends it."
+    )
+    async with running_app() as app:
+        app.speak(text=text)
+        await wait_signal(app.bridge.segmentHeard)
+        go = {a.text().replace("&", ""): a for a in app.tray.go_menu.actions()}
+        assert list(go) == [
+            "Previous paragraph",
+            "Next paragraph",
+            "Previous chapter",
+            "Next chapter",
+        ]
+        moves: asyncio.Queue[int] = asyncio.Queue()
+        app.bridge.repositioned.connect(lambda _id, offset: moves.put_nowait(offset))
+        go["Next paragraph"].trigger()
+        assert await asyncio.wait_for(moves.get(), 10) == text.index("The second paragraph")
+        reply = await asyncio.to_thread(send_command, {"cmd": "rewind", "unit": "paragraph"})
+        assert reply == {"ok": True, "rewound": True}
+        assert await asyncio.wait_for(moves.get(), 10) in (0, text.index("The second paragraph"))
 
 
 async def test_the_icon_follows_the_state(xdg: Path) -> None:

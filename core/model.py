@@ -255,6 +255,14 @@ class SegmentAudible(RequestEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechProgress(RequestEvent):
+    """Speech reached ``offset`` of the request's text, by the voice's own timing (ElevenLabs
+    alignment): the reading window puts its word highlight there instead of estimating."""
+
+    offset: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TextRead(RequestEvent):
     """More of the request's text was read (live requests only): the reading window shows it.
 

@@ -37,6 +37,7 @@ from voxtray.core.model import (
     RequestStarted,
     RequestWarning,
     SegmentAudible,
+    SpeechProgress,
     TextRead,
 )
 from voxtray.core.narrator import Narrator
@@ -70,6 +71,7 @@ class NarratorBridge(QObject):
     textRead = Signal(int, int, str)  # id, offset of the text in the request's text, the text
     chapterFound = Signal(int, int, str, int)  # id, chapter index, title, offset
     repositioned = Signal(int, int)  # id, offset speech goes on from
+    speechProgress = Signal(int, int)  # id, offset speech reached (the voice's own timing)
     finished = Signal(int)
     failed = Signal(int, str, bool)  # id, reason for the user, permanent
     canceled = Signal(int)
@@ -158,6 +160,8 @@ class NarratorBridge(QObject):
             self.chapterFound.emit(int(event.request_id), event.index, event.title, event.offset)
         elif isinstance(event, Repositioned):
             self.repositioned.emit(int(event.request_id), event.offset)
+        elif isinstance(event, SpeechProgress):
+            self.speechProgress.emit(int(event.request_id), event.offset)
         elif isinstance(event, RequestFinished):
             self._end(int(event.request_id))
             self.finished.emit(int(event.request_id))

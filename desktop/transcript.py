@@ -66,6 +66,7 @@ class Transcript(QObject):
     textChanged = Signal()  # text was added or dropped (positions in the document moved)
     segmentChanged = Signal()  # another segment is heard, or none (moved, ended)
     chaptersChanged = Signal()
+    spokenMoved = Signal()  # the voice's own timing moved the word being said
     playingChanged = Signal(bool)
     pausedChanged = Signal(bool)
 
@@ -86,6 +87,7 @@ class Transcript(QObject):
         self._astral: list[int] = []  # offsets of characters that take two UTF-16 units
         self._segment: Heard | None = None
         self._words: list[tuple[int, int]] | None = None
+        self._spoken_to: int | None = None  # where the voice's own timing says speech is
         self._moved_to: int | None = None
         self._chapters: list[ChapterMark] = []
         self._paused_since: float | None = None
@@ -96,6 +98,7 @@ class Transcript(QObject):
         bridge.segmentHeard.connect(self._segment_heard)
         bridge.chapterFound.connect(self._chapter_found)
         bridge.repositioned.connect(self._repositioned)
+        bridge.speechProgress.connect(self._speech_progress)
         bridge.finished.connect(self._ended_request)
         bridge.failed.connect(lambda rid, _reason, _permanent: self._ended_request(rid))
         bridge.canceled.connect(self._ended_request)
@@ -216,16 +219,23 @@ class Transcript(QObject):
         return elapsed >= segment.duration
 
     def word_at(self, now: float) -> tuple[int, int] | None:
-        """``[start, end)`` of the word being said at ``now``, estimated; ``None`` if unknown."""
+        """``[start, end)`` of the word being said at ``now``: where the voice's own timing put
+        speech (ElevenLabs), else estimated from the time into the sentence; ``None`` if
+        unknown."""
         segment = self._segment
-        elapsed = self.elapsed(now)
-        if segment is None or elapsed is None or not segment.duration or segment.duration <= 0:
+        if segment is None:
             return None
+        if self._spoken_to is not None:
+            at: float = self._spoken_to
+        else:
+            elapsed = self.elapsed(now)
+            if elapsed is None or not segment.duration or segment.duration <= 0:
+                return None
+            fraction = min(elapsed / segment.duration, 1.0)
+            at = segment.start + fraction * (segment.end - segment.start)
         words = self._segment_words()
         if not words:
             return None
-        fraction = min(elapsed / segment.duration, 1.0)
-        at = segment.start + fraction * (segment.end - segment.start)
         index = bisect.bisect_right(words, (at, float("inf"))) - 1
         return words[max(index, 0)]
 
@@ -309,6 +319,7 @@ class Transcript(QObject):
         self.check_pause(now)
         self._segment = Heard(start, end, duration, at)
         self._words = None
+        self._spoken_to = None
         self._moved_to = None
         self._paused_in_segment = 0.0
         if self._paused_since is not None:
@@ -316,6 +327,12 @@ class Transcript(QObject):
         if self._bound():
             self.textChanged.emit()
         self.segmentChanged.emit()
+
+    def _speech_progress(self, request_id: int, offset: int) -> None:
+        segment = self._segment
+        if request_id == self._request and segment and segment.start <= offset < segment.end:
+            self._spoken_to = offset
+            self.spokenMoved.emit()
 
     def _chapter_found(self, request_id: int, index: int, title: str, offset: int) -> None:
         if not self._adopt(request_id) or any(c.index == index for c in self._chapters):

@@ -66,12 +66,16 @@ class Playback:
         on_segment_audible: Callable[[Segment, float, float | None], None],
         report_first_sound: bool = True,
         pauses: Pauses | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> None:
         """``on_segment_audible(segment, offset, duration)``: ``offset`` is the seconds of audio
         this playback wrote before the segment, counted from the chunks themselves (not a
         clock), so it is the segment's time in a file the output writes (an export);
         ``duration`` is the segment's own length when all of it had arrived, else None.
-        ``report_first_sound=False``: the request already sounded (this plays after a move)."""
+        ``report_first_sound=False``: the request already sounded (this plays after a move).
+        ``on_progress(offset)``: a chunk that the voice aligned became audible; the audio before
+        it covered the text up to ``offset``."""
+        self._on_progress = on_progress
         self._request_id = request_id
         self._output = output
         self._on_first_sound = on_first_sound
@@ -142,9 +146,18 @@ class Playback:
         if written is None or written.segment.index != audio.segment.index:
             await self._write_pause()
             written = self._begin_segment(audio.segment)
+        spoken = 0
         async for chunk in audio:
             written.chunks.append(chunk)
             self._sample_rate = chunk.sample_rate
+            inside = 0 < spoken < audio.segment.end - audio.segment.start
+            if self._on_progress is not None and inside and chunk.spoken_chars is not None:
+                reached = self._utterance.mark()
+                reached.add_done_callback(
+                    functools.partial(self._progressed, audio.segment.start + spoken)
+                )
+            if chunk.spoken_chars is not None:
+                spoken = chunk.spoken_chars
             await self._write(chunk)
         written.complete = True
         self._current = None
@@ -179,6 +192,10 @@ class Playback:
             self._ledger.popleft()
         duration = sum(c.duration for c in written.chunks) if written.complete else None
         self._on_segment_audible(written.segment, written.offset, duration)
+
+    def _progressed(self, offset: int, reached: asyncio.Future[float]) -> None:
+        if not reached.cancelled() and self._on_progress is not None:
+            self._on_progress(offset)
 
     def _audible(self) -> _Written | None:
         audible = None

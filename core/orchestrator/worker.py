@@ -28,6 +28,7 @@ from ..model import (
     RequestWarning,
     Segment,
     SegmentAudible,
+    SpeechProgress,
     TextRead,
     VoiceRef,
 )
@@ -242,6 +243,11 @@ class Worker:
             ),
             report_first_sound=first,
             pauses=self._settings.pauses.at_rate(session.rate),
+            on_progress=(
+                (lambda at: self._emit(SpeechProgress(request_id=entry.request_id, offset=at)))
+                if self._settings.interactive
+                else None
+            ),
         )
         self._playback = playback
         session.moved.clear()

@@ -58,9 +58,12 @@ class ToneProvider:
         concurrency: int = 2,
         amplitude: float = 0.4,
         rate_range: tuple[float, float] = (0.25, 4.0),
+        alignment: bool = False,
     ) -> None:
         """``rate_range`` plays a voice that cannot reach every speed by itself (as the cloud
-        voice), so the time-stretching of the rest can be tested exactly."""
+        voice), so the time-stretching of the rest can be tested exactly. ``alignment`` makes
+        every chunk say how many characters it has covered (time spread evenly over the text),
+        as the cloud voice's timestamps do."""
         self._rate = sample_rate
         self._seconds_per_char = seconds_per_char
         self._min_seconds = min_seconds
@@ -74,6 +77,7 @@ class ToneProvider:
             sample_rates=(sample_rate,),
             streaming=True,
             rate_range=rate_range,
+            alignment=alignment,
         )
         self.jobs_started = 0
         """How many synthesis calls began (tests check that cancelled work stops)."""
@@ -118,7 +122,10 @@ class ToneProvider:
                 await asyncio.sleep(len(frames) / self._rate * self._realtime_factor)
             else:
                 await asyncio.sleep(0)  # stay cancellable like a real provider
-            yield AudioChunk((wave * 32767).astype("<i2").tobytes(), self._rate)
+            spoken = None
+            if self._capabilities.alignment:
+                spoken = round(len(job.segment.text) * min(total, start + len(frames)) / total)
+            yield AudioChunk((wave * 32767).astype("<i2").tobytes(), self._rate, spoken)
 
     async def aclose(self) -> None:
         return None

@@ -7,10 +7,11 @@ narrator: the transcript follows the bridge's signals, and the window follows th
 Commands go to the narrator (skip, rewind, jump) or through the bridge (pause, so the tray icon
 follows).
 
-The word is an estimate: the segment's speech lasts ``duration`` seconds, and the word is placed
-by character proportion (for the cloud voice that duration comes from its alignment, for Piper
-from the length of the audio). A timer moves it at 25 Hz only while speech is heard, the window
-is visible and nothing is paused; idle, paused or hidden, the window runs no timer at all.
+The word follows the voice's own timing where it has one (ElevenLabs alignment: each aligned
+chunk that becomes audible says how far speech got, ``SpeechProgress``); otherwise it is an
+estimate: the segment's speech lasts ``duration`` seconds and the word is placed by character
+proportion. The estimate's timer runs at 25 Hz only while speech is heard, the window is visible
+and nothing is paused; idle, paused or hidden, the window runs no timer at all.
 
 Following: the highlighted sentence is kept in view, unless the user scrolls away (scroll bar,
 wheel, keyboard); the Follow button (Ctrl+L) brings it back, and so does a jump.
@@ -189,6 +190,7 @@ class ReaderWindow(QWidget):
         transcript.reset.connect(self._reset)
         transcript.textChanged.connect(self._text_changed)
         transcript.segmentChanged.connect(self._segment_changed)
+        transcript.spokenMoved.connect(self._tick)
         transcript.chaptersChanged.connect(self._fill_chapters)
         # Bound methods, not lambdas: Qt drops the connections when the window is deleted.
         transcript.playingChanged.connect(self._show_state)

@@ -17,6 +17,7 @@ from voxtray.core.model import (
     RequestFinished,
     SegmentAudible,
     SpeakRequest,
+    SpeechProgress,
     TextRead,
     TextUnit,
     VoiceRef,
@@ -403,3 +404,28 @@ async def test_speeds_the_voice_cannot_reach_are_stretched_at_the_same_pitch(
         assert event.duration == pytest.approx(len(event.text) * 0.01 / rate, rel=0.1)
     middle = played[len(played) // 4 : 3 * len(played) // 4]
     assert dominant_frequency(middle, RATE) == pytest.approx(440, rel=0.02)
+
+
+async def test_aligned_voices_report_where_speech_is(output: ClockedOutput) -> None:
+    registry = ProviderRegistry()
+    registry.add(
+        ToneProvider(sample_rate=RATE, seconds_per_char=0.01, chunk_seconds=0.05, alignment=True)
+    )
+    async with Narrator(
+        output=output, providers=registry, default_voice=VoiceRef("tone", "440")
+    ) as narrator:
+        events = Recorder(narrator)
+        await narrator.speak(SpeakRequest(text=TEXT)).wait()
+    current: SegmentAudible | None = None
+    reached = -1
+    progressed = 0
+    for event in events.events:
+        if isinstance(event, SegmentAudible):
+            current, reached = event, event.start
+        elif isinstance(event, SpeechProgress):
+            # After its segment became audible, inside it, moving forward.
+            assert current is not None and current.start < event.offset < current.end
+            assert event.offset > reached
+            reached = event.offset
+            progressed += 1
+    assert progressed >= len(TEXT) * 0.01 / 0.05 / 2  # about one per chunk after the first

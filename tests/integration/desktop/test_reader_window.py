@@ -32,6 +32,7 @@ from voxtray.core.model import (
     RequestStarted,
     SegmentAudible,
     SpeakRequest,
+    SpeechProgress,
     TextRead,
     TextUnit,
     VoiceRef,
@@ -306,6 +307,25 @@ def test_unknown_duration_highlights_the_sentence_only(
     assert window.highlighted_sentence() == (start, end)
     assert window.highlighted_word() is None
     assert extra_selection_texts(window) == [TEXT[start:end]]
+    assert not window.timer.isActive()
+
+
+def test_the_voice_s_own_timing_places_the_word(
+    window: ReaderWindow, fake: tuple[FakeNarrator, NarratorBridge, Transcript]
+) -> None:
+    """ElevenLabs alignment (``SpeechProgress``) moves the word even when the sentence's
+    length in time is not known yet, and without any timer."""
+    narrator, _, _ = fake
+    narrator.send(*started(), text_read(0, TEXT))
+    start, end = spans(SENTENCES)[2]
+    narrator.send(heard(start, end, duration=None))
+    sentence = TEXT[start:end]
+    for word in sentence.split()[1:3]:
+        offset = start + sentence.index(word)
+        narrator.send(SpeechProgress(request_id=RID, offset=offset))
+        assert window.highlighted_word() == (offset, offset + len(word.strip(".,;:!?")))
+    narrator.send(SpeechProgress(request_id=RID, offset=end + 5))  # not this sentence: ignored
+    assert window.highlighted_word() == (offset, offset + len(word.strip(".,;:!?")))
     assert not window.timer.isActive()
 
 

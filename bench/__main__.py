@@ -9,7 +9,16 @@ import time
 
 from .report import note
 
-BENCHMARKS = ("ttfa", "narration", "stop", "memory", "export_speed", "cloud")
+BENCHMARKS = (
+    "ttfa",
+    "narration",
+    "stop",
+    "memory",
+    "export_speed",
+    "cloud",
+    "first_audio_large",
+    "epub_export",
+)
 """Module names, in running order (the cheap, short ones first)."""
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import logging
 import os
@@ -140,6 +141,12 @@ class Secret:
     def __reduce__(self) -> Any:
         # Pickling would write the value somewhere (a multiprocessing queue, a cache file).
         raise TypeError("a Secret cannot be pickled")
+
+
+def key_fingerprint(key: str) -> str:
+    """A one-way name for a key: tells two keys apart (the user saved a new one) without
+    keeping the key itself in yet another place."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def get_api_key(service: str = "elevenlabs") -> Secret | None:

@@ -123,11 +123,9 @@ class SegmentAudio:
                 for out in self._tempo(chunk, stretch):
                     yield out
             elif self._done:
-                if self._stretcher is not None:
-                    rest = self._stretcher.flush()
-                    self._stretcher = None
-                    if rest:
-                        yield AudioChunk(rest, self._rate_of_rest, self.last_spoken_chars)
+                stretcher, self._stretcher = self._stretcher, None
+                if stretcher is not None and (rest := stretcher.flush()):
+                    yield AudioChunk(rest, stretcher.sample_rate, self.last_spoken_chars)
                 if self._error is not None:
                     raise self._error
                 return
@@ -141,21 +139,18 @@ class SegmentAudio:
         current = self._stretcher
         if current is not None and (stretch == 1.0 or current.speed != stretch):
             rest = current.flush()  # the voice changed (a fallback): finish the old tempo
-            self._stretcher = current = None
             if rest:
-                out.append(AudioChunk(rest, self._rate_of_rest, chunk.spoken_chars))
+                out.append(AudioChunk(rest, current.sample_rate, chunk.spoken_chars))
+            self._stretcher = current = None
         if stretch == 1.0:
             out.append(chunk)
             return out
         if current is None:
             current = self._stretcher = TimeStretcher(stretch, chunk.sample_rate)
-            self._rate_of_rest = chunk.sample_rate
         pcm = current.process(chunk.pcm)
         if pcm:
             out.append(AudioChunk(pcm, chunk.sample_rate, chunk.spoken_chars))
         return out
-
-    _rate_of_rest: int = 0
 
 
 def split_rate(rate: float, reachable: tuple[float, float]) -> tuple[float, float]:

@@ -72,11 +72,10 @@ def resolve(text: SeekableText, move: Move, position: int, heard_for: float) -> 
 
 def sentence_start(text: SeekableText, offset: int) -> int:
     """Where the sentence holding ``offset`` starts (a whole sentence, not a cut part)."""
-    base, window = _window(text, offset)
-    if not window:
+    around = _paragraph_around(text, offset)
+    if around is None:
         return offset
-    local = min(offset - base, len(window) - 1)
-    start = paragraph_start(window, local)
+    base, window, local, start = around
     found = next_paragraph(window, local)
     end = len(window) if found is None else found
     segmenter = Segmenter(max_chars=100_000, first_clause_chars=100_000)
@@ -144,11 +143,10 @@ def _skip(text: SeekableText, unit: TextUnit, position: int) -> int | None:
 
 
 def _paragraph_start(text: SeekableText, offset: int) -> int:
-    base, window = _window(text, offset)
-    if not window:
+    around = _paragraph_around(text, offset)
+    if around is None:
         return offset
-    local = min(offset - base, len(window) - 1)
-    start = paragraph_start(window, local)
+    base, window, _, start = around
     while start < len(window) and window[start].isspace():
         start += 1
     return base + start
@@ -159,12 +157,15 @@ def _chapter_start(text: SeekableText, offset: int) -> int:
     return max(starts, default=0)
 
 
-def _window(
-    text: SeekableText, offset: int, *, before: int = _CONTEXT, after: int = _CONTEXT
-) -> tuple[int, str]:
-    """The kept text around ``offset`` (reading on, or again, to have it) and where it starts."""
-    start = max(0, offset - before)
-    text.have(start, offset + after)
-    start = max(start, text.kept_start())
-    end = min(text.read_end, max(offset, start) + after)
-    return start, text.text(start, end) or ""
+def _paragraph_around(text: SeekableText, offset: int) -> tuple[int, str, int, int] | None:
+    """The kept text around ``offset`` (read on, or again, to have it) as ``(base, window,
+    local, start)``: the window starts at ``base``, ``local`` is ``offset`` in it and ``start``
+    where its paragraph begins in it. None when there is no text there."""
+    base = max(0, offset - _CONTEXT)
+    text.have(base, offset + _CONTEXT)
+    base = max(base, text.kept_start())
+    window = text.text(base, min(text.read_end, max(offset, base) + _CONTEXT)) or ""
+    if not window:
+        return None
+    local = min(offset - base, len(window) - 1)
+    return base, window, local, paragraph_start(window, local)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,8 @@ from voxtray.core.model import (
     RequestCanceled,
     RequestFailed,
     RequestFinished,
+    RequestId,
+    Segment,
     SynthesisJob,
     Voice,
     VoiceRef,
@@ -195,6 +198,46 @@ class EventLog:
         return [
             e for e in self.all if isinstance(e, RequestFinished | RequestFailed | RequestCanceled)
         ]
+
+
+def speech_job(
+    text: str, *, urgent: bool = False, voice: str = RACHEL, index: int = 0
+) -> SynthesisJob:
+    """One cloud synthesis call, as the scheduler makes it for segment ``index``."""
+    return SynthesisJob(
+        RequestId(1),
+        Segment(index, text, 0, len(text)),
+        VoiceRef("elevenlabs", voice),
+        urgent=urgent,
+    )
+
+
+async def collect(provider: ElevenLabsProvider, job: SynthesisJob) -> list[AudioChunk]:
+    return [chunk async for chunk in provider.synthesize(job)]
+
+
+ProviderFactory = Callable[..., ElevenLabsProvider]
+
+
+@asynccontextmanager
+async def provider_factory(fake: FakeElevenLabs) -> AsyncIterator[ProviderFactory]:
+    """Make ElevenLabs providers aimed at ``fake``: ``make(key, **options)``, where ``key`` is
+    the key or a function returning it (a key that changes); all are closed at the end."""
+    made: list[ElevenLabsProvider] = []
+
+    def make(key: str | Callable[[], str | None] = KEY, **options: Any) -> ElevenLabsProvider:
+        options.setdefault("base_url", fake.base_url)
+        options.setdefault("stall_timeout", 5.0)
+        source = key if callable(key) else (lambda: key)
+        provider = ElevenLabsProvider(source, **options)
+        made.append(provider)
+        return provider
+
+    try:
+        yield make
+    finally:
+        for provider in made:
+            await provider.aclose()
 
 
 async def eventually(condition: Callable[[], bool], within: float = 5.0) -> bool:

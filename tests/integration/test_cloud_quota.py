@@ -8,31 +8,25 @@ the warm socket is replaced and the quota asked again.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pytest
-from voxtray.core.model import AudioChunk, RequestId, Segment, SynthesisJob, VoiceRef
 from voxtray.core.providers.base import CharacterQuota
 from voxtray.core.providers.elevenlabs.provider import ElevenLabsProvider
 from voxtray.core.stats import StatsRecorder
 
 from tests.fakes.elevenlabs import FakeElevenLabs
 from tests.fakes.elevenlabs.protocol import fingerprint
+from tests.harness.cloud import (
+    KEY,
+    ProviderFactory,
+    collect,
+    eventually,
+    provider_factory,
+    speech_job,
+)
 
-KEY = "test-key"
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
 SUBSCRIPTION = "/v1/user/subscription"
-
-
-def job(text: str, *, urgent: bool = False, index: int = 0) -> SynthesisJob:
-    return SynthesisJob(
-        RequestId(1),
-        Segment(index, text, 0, len(text)),
-        VoiceRef("elevenlabs", RACHEL),
-        urgent=urgent,
-    )
 
 
 @pytest.fixture
@@ -42,33 +36,12 @@ def fake(fake_elevenlabs: FakeElevenLabs) -> FakeElevenLabs:
 
 
 @pytest.fixture
-async def make(fake: FakeElevenLabs) -> AsyncIterator[Callable[..., ElevenLabsProvider]]:
-    made: list[ElevenLabsProvider] = []
-
-    def factory(key: Callable[[], str | None] = lambda: KEY, **options: Any) -> ElevenLabsProvider:
-        options.setdefault("base_url", fake.base_url)
-        options.setdefault("stall_timeout", 5.0)
-        provider = ElevenLabsProvider(key, **options)
-        made.append(provider)
-        return provider
-
-    yield factory
-    for provider in made:
-        await provider.aclose()
+async def make(fake: FakeElevenLabs) -> AsyncIterator[ProviderFactory]:
+    async with provider_factory(fake) as factory:
+        yield factory
 
 
-async def collect(provider: ElevenLabsProvider, j: SynthesisJob) -> list[AudioChunk]:
-    return [chunk async for chunk in provider.synthesize(j)]
-
-
-async def eventually(condition: Callable[[], bool], within: float = 5.0) -> bool:
-    """Poll without blocking the loop (the client's own tasks must run meanwhile)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
+job = speech_job
 
 
 def lookups(fake: FakeElevenLabs) -> int:

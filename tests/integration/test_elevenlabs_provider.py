@@ -14,24 +14,20 @@ from voxtray.core.errors import (
     RateLimitedError,
     VoiceNotFoundError,
 )
-from voxtray.core.model import AudioChunk, RequestId, Segment, SynthesisJob, VoiceRef
 from voxtray.core.providers.base import Provider, ReportsCounters
-from voxtray.core.providers.elevenlabs.provider import ElevenLabsProvider
 
 from tests.fakes.elevenlabs import FakeElevenLabs
+from tests.harness.cloud import (
+    KEY,
+    RACHEL,
+    ProviderFactory,
+    collect,
+    eventually,
+    provider_factory,
+    speech_job,
+)
 
-KEY = "test-key"
-RACHEL = "21m00Tcm4TlvDq8ikWAM"
 ADAM = "pNInz6obpgDQGcFmaJgB"
-
-
-def job(text: str, *, urgent: bool = False, voice: str = RACHEL, index: int = 0) -> SynthesisJob:
-    return SynthesisJob(
-        RequestId(1),
-        Segment(index, text, 0, len(text)),
-        VoiceRef("elevenlabs", voice),
-        urgent=urgent,
-    )
 
 
 @pytest.fixture
@@ -41,34 +37,12 @@ def fake(fake_elevenlabs: FakeElevenLabs) -> FakeElevenLabs:
 
 
 @pytest.fixture
-async def make(fake: FakeElevenLabs) -> AsyncIterator[Any]:
-    made: list[ElevenLabsProvider] = []
-
-    def factory(**options: Any) -> ElevenLabsProvider:
-        key = options.pop("key", KEY)
-        options.setdefault("base_url", fake.base_url)
-        options.setdefault("stall_timeout", 5.0)
-        provider = ElevenLabsProvider(lambda: key, **options)
-        made.append(provider)
-        return provider
-
-    yield factory
-    for provider in made:
-        await provider.aclose()
+async def make(fake: FakeElevenLabs) -> AsyncIterator[ProviderFactory]:
+    async with provider_factory(fake) as factory:
+        yield factory
 
 
-async def collect(provider: ElevenLabsProvider, j: SynthesisJob) -> list[AudioChunk]:
-    return [chunk async for chunk in provider.synthesize(j)]
-
-
-async def eventually(condition: Any, within: float = 5.0) -> bool:
-    """Poll without blocking the loop (``fake.wait_until`` would starve the client's tasks)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
+job = speech_job
 
 
 def last_speech_request(fake: FakeElevenLabs) -> Any:
@@ -167,7 +141,7 @@ async def test_cancel_ws_cuts_the_socket_then_warms_a_new_one(
     def cut() -> bool:
         return first.closed is not None and first.closed_by_client
 
-    assert fake.wait_until(cut, timeout=3)
+    assert await eventually(cut, within=3.0)  # on the loop: the client closes it there
     fake.faults.set_chunk_gap(0.0)
     assert await collect(provider, job("Still here.", urgent=True))
     assert socket_handshakes(fake) == 2

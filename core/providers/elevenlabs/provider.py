@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import re
 import time
@@ -55,6 +54,7 @@ from ...errors import (
 )
 from ...model import AudioChunk, Capabilities, SynthesisJob, Voice
 from ...orchestrator.limits import ConcurrencyLimiter
+from ...secrets import key_fingerprint
 from ..base import CacheIdentity, CharacterQuota, ProviderCounters
 from .account import (
     ModelInfo,
@@ -531,7 +531,7 @@ class ElevenLabsProvider:
         key = self._api_key()
         if key is None:
             return  # the request itself reports the missing key
-        account = hashlib.sha256(key.encode()).hexdigest()
+        account = key_fingerprint(key)
         if self._account is not None and account != self._account:
             self._subscription = None
             self._voices = None

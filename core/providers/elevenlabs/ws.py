@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import logging
 import secrets
@@ -57,6 +56,7 @@ from ...errors import (
     QuotaExceededError,
     ServiceError,
 )
+from ...secrets import key_fingerprint
 from .api import (
     MAX_CONTEXTS_PER_SOCKET,
     VoiceSettings,
@@ -88,10 +88,6 @@ def _redact_headers(record: logging.LogRecord) -> bool:
 _WIRE_LOG = logging.getLogger(f"{__name__}.wire")
 """The logger handed to websockets (its handshake lines, frames, closes), key redacted."""
 _WIRE_LOG.addFilter(_redact_headers)
-
-
-def _fingerprint(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(eq=False)
@@ -133,7 +129,7 @@ class _Connection:
     ) -> None:
         self._ws = ws
         self._secret = secret
-        self.key_fingerprint = _fingerprint(secret)
+        self.key_fingerprint = key_fingerprint(secret)
         self._keepalive_interval = keepalive_interval
         self._idle_timeout = idle_timeout
         self._close_grace = close_grace
@@ -459,7 +455,7 @@ class WebSocketSession:
         if conn is None or not conn.is_open:
             return
         key = self._api_key()
-        if key is not None and _fingerprint(key) == conn.key_fingerprint:
+        if key is not None and key_fingerprint(key) == conn.key_fingerprint:
             return
         self._conn = None
         self._old = {c for c in self._old if not c.finished}
@@ -471,7 +467,7 @@ class WebSocketSession:
         if self._fatal is None:
             return
         key = self._api_key()
-        key_changed = key is not None and _fingerprint(key) != self._fatal_key
+        key_changed = key is not None and key_fingerprint(key) != self._fatal_key
         cooled = time.monotonic() - self._fatal_at > self._failure_cooldown
         if key_changed or (cooled and not isinstance(self._fatal, AuthenticationError)):
             self._fatal = None
@@ -481,7 +477,7 @@ class WebSocketSession:
         raise self._fatal.with_traceback(None)
 
     def _set_fatal(self, error: ProviderError, key: str) -> None:
-        self._set_fatal_fingerprint(error, _fingerprint(key))
+        self._set_fatal_fingerprint(error, key_fingerprint(key))
 
     def _set_fatal_fingerprint(self, error: ProviderError, fingerprint: str) -> None:
         self._fatal, self._fatal_at, self._fatal_key = error, time.monotonic(), fingerprint

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from voxtray.desktop.windows.stats import StatsWindow
 
 from tests.fakes.clocked_output import ClockedOutput
 from tests.fakes.elevenlabs import FakeElevenLabs
-from tests.harness.cloud import RACHEL, cloud_settings
+from tests.harness.cloud import RACHEL, cloud_settings, eventually
 from tests.harness.keyring import SecretServiceSession
 from tests.harness.qtasync import wait_until
 
@@ -58,15 +58,6 @@ async def cloud_app(settings: Settings) -> AsyncIterator[TrayApp]:
         yield app
     finally:
         await app.shutdown()
-
-
-async def eventually(condition: Callable[[], bool], within: float = 10.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 def open_settings(app: TrayApp) -> SettingsDialog:
@@ -141,7 +132,9 @@ async def test_choosing_the_cloud_voice_reads_the_keyring_off_the_event_loop(
         app.choose_voice(VoiceRef("elevenlabs", RACHEL))
         assert app.narrator.default_voice.provider == "tone"  # not before the key was read
         assert app.tray.voice_menu is not None
-        assert await eventually(lambda: app.narrator.default_voice.provider == "elevenlabs")
+        assert await eventually(
+            lambda: app.narrator.default_voice.provider == "elevenlabs", within=10.0
+        )
         done = await app.speak(text="Now in the cloud voice.").wait()
         assert isinstance(done, RequestFinished), done
         assert fake.billed(KEY) > 0
@@ -162,7 +155,9 @@ async def test_quota_in_the_stats_window_and_one_notice_past_90_percent(
         def known() -> Any:
             return app.narrator.stats().providers.get("elevenlabs", {}).get("quota")
 
-        assert await eventually(lambda: known() is not None)  # learned while warming up
+        assert await eventually(
+            lambda: known() is not None, within=10.0
+        )  # learned while warming up
         done = await app.speak(text="Short one.").wait()
         assert isinstance(done, RequestFinished), done
         assert warned == []

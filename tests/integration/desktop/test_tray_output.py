@@ -8,7 +8,6 @@ The dialog is driven like a user would, offscreen; what reaches each sink is rec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from voxtray.core.settings import Settings, VoiceSettings
 from voxtray.desktop.app import TrayApp
 from voxtray.desktop.windows.settings import SettingsDialog
 
+from tests.harness.cloud import eventually
 from tests.harness.pulse import SECOND_SINK, PulseServer, second_device
 from tests.harness.qtasync import wait_signal
 from tests.harness.signal import sound_spans
@@ -25,15 +25,6 @@ from tests.harness.signal import sound_spans
 pytestmark = pytest.mark.sound
 
 TEXT = "A request long enough to switch the output during it. And a second sentence after it."
-
-
-async def eventually(condition: Callable[[], bool], within: float = 10.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
 
 
 async def test_device_and_latency_from_the_settings_apply_while_speaking(
@@ -64,7 +55,7 @@ async def test_device_and_latency_from_the_settings_apply_while_speaking(
                 assert app.settings.audio.latency == 0.15
 
                 # No restart: the same player moves over while the request goes on.
-                assert await eventually(lambda: player.counters().device == device)
+                assert await eventually(lambda: player.counters().device == device, within=10.0)
                 assert not handle.done
                 heard = await asyncio.to_thread(after.wait_for_sound, 0.05, 10.0)
                 assert heard, "nothing reached the second sink"

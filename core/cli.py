@@ -60,13 +60,24 @@ class CliError(Exception):
         self.code = code
 
 
+def _configure_logging(verbosity: int) -> None:
+    """``-v``: VoxTray's own details; ``-vv``: every library's too.
+
+    The libraries' debug output is mostly noise for a user (qasync alone logs every call it
+    hands to a thread, thousands a minute while speaking), so one ``-v`` leaves it out.
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbosity >= 2 else logging.WARNING,
+        format="voxtray: %(levelname)s: %(message)s",
+    )
+    if verbosity == 1:
+        _LOG.setLevel(logging.DEBUG)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="voxtray: %(levelname)s: %(message)s",
-    )
+    _configure_logging(args.verbose)
     handler: Callable[[argparse.Namespace], int] = args.handler if args.command else _tray
     try:
         result: int = handler(args)
@@ -274,7 +285,7 @@ def _tray(args: argparse.Namespace) -> int:
             'line: voxtray speak "text", voxtray speak --file notes.txt (see voxtray --help).',
             EXIT_FAILED,
         )
-    code: int = desktop.run(verbose=args.verbose)
+    code: int = desktop.run(verbose=args.verbose > 0)
     return code
 
 
@@ -412,7 +423,13 @@ def _parser() -> argparse.ArgumentParser:
         "echo hi | voxtray speak - · voxtray export --file book.txt -o book.mp3",
     )
     parser.add_argument("--version", action="version", version=f"voxtray {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log details to stderr (-vv: the libraries' details too)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def voice_options(sub: argparse.ArgumentParser) -> None:

@@ -164,6 +164,7 @@ class Narrator:
         self._tasks.append(group.create_task(self._worker.run()))
         if self._warm:
             self._tasks.append(group.create_task(self._warm_default()))
+            self._tasks.append(group.create_task(self._warm_text()))
 
     async def aclose(self) -> None:
         """Cancel everything queued and playing, stop every task, close output and providers."""
@@ -358,6 +359,14 @@ class Narrator:
             raise
         except Exception as exc:  # the first request reports it properly; don't crash here
             _LOG.warning("The default voice could not be prepared: %s", exc)
+
+    async def _warm_text(self) -> None:
+        try:
+            await self._worker.warm_text()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the first request loads it again, and reports a failure
+            _LOG.warning("The text pipeline could not be prepared: %s", exc)
 
     def _emit(self, event: Event) -> None:
         self._stats.observe(event)

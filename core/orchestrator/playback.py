@@ -96,6 +96,15 @@ class Playback:
         """Drop the rest of the segment being heard and go on with the next one."""
         self._skip.set()
 
+    def silence(self) -> None:
+        """Drop every sample not yet heard, now, before the task that plays is cancelled.
+
+        Cancellation reaches :meth:`play` only after a few turns of the event loop, and a turn
+        can be long while the loop resamples audio or a window repaints; "shut up" must not
+        wait for them. The owner cancels the playing task right after this.
+        """
+        self._utterance.discard()
+
     async def play(self, segments: AsyncIterator[SegmentAudio]) -> None:
         """Write every segment, then wait until the last sample was heard."""
         try:

@@ -113,10 +113,22 @@ class Worker:
         finally:
             self.running = False
 
+    async def warm_text(self) -> None:
+        """Load the text pipeline's tables in a thread before the first request needs them."""
+        preparer = self._settings.text
+        if preparer is not None:
+            await asyncio.to_thread(preparer.warm)
+
     def cancel_current(self) -> bool:
-        """Cancel the request being spoken; its terminal event follows from the worker."""
+        """Cancel the request being spoken; its terminal event follows from the worker.
+
+        The output is silenced here, synchronously, not when the cancellation has travelled
+        down to the playback (see :meth:`Playback.silence`).
+        """
         if self._task is None or self._task.done():
             return False
+        if self._playback is not None:
+            self._playback.silence()
         self._task.cancel()
         return True
 

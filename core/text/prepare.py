@@ -22,10 +22,19 @@ from dataclasses import dataclass, field
 from ..errors import SettingsError
 from ..model import VoiceRef
 from .dictionary import PronunciationDictionary
-from .language import DEFAULT_MIN_CHARS, LanguageTracker, LanguageVoices, VoiceChooser
+from .language import (
+    DEFAULT_MIN_CHARS,
+    LanguageTracker,
+    LanguageVoices,
+    VoiceChooser,
+    load_language_profiles,
+)
 from .speakable import CodeMode, EmojiMode, Spoken, code_block_open_after, make_speakable
 
 __all__ = ["RequestText", "SegmentContext", "TextOptions", "TextPreparer"]
+
+_WARM_UP_TEXT = "On 3 May 2024 it cost $12.50 at https://example.com, about 5 km away."
+"""Dates, money, a URL and a unit: the first use of each expander loads its tables."""
 
 _LOG = logging.getLogger(__name__)
 
@@ -92,6 +101,16 @@ class TextPreparer:
 
     def for_request(self) -> RequestText:
         return RequestText(self)
+
+    def warm(self) -> None:
+        """Load now, in a thread while nothing plays, what the first request would load.
+
+        Blocking (a few hundred milliseconds the first time); see
+        :func:`~.language.load_language_profiles` for why it matters even off the loop.
+        """
+        if self.options.detect_language:
+            load_language_profiles()
+        self.prepare(_WARM_UP_TEXT, provider="piper")
 
     def expands_for(self, provider: str) -> bool:
         return self.options.expand_for_local_voice and provider not in NORMALIZING_PROVIDERS

@@ -196,6 +196,17 @@ class Recording:
     samples: npt.NDArray[np.float32]
     start: float
     rate: int = RATE
+    arrivals: list[tuple[int, float]] = field(default_factory=list)
+    """``(frames received so far, time.monotonic())`` after each block read from the monitor."""
+
+    def received_by(self, index: float) -> float:
+        """When the block holding sample ``index`` reached the recorder: a time by which that
+        sample had certainly been played. Unlike :meth:`time_of` it needs no estimate of the
+        timeline, so it errs late (by the monitor's delivery, ~10 ms), never early."""
+        for frames, arrival in self.arrivals:
+            if frames > index:
+                return arrival
+        raise ValueError(f"sample {index} is beyond the recording ({self.arrivals[-1][0]})")
 
     def time_of(self, index: float) -> float:
         """Monotonic time of a sample index."""
@@ -226,6 +237,7 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._blocks: list[bytes] = []
         self._estimates: list[float] = []
+        self._arrivals: list[tuple[int, float]] = []
         self._first = threading.Event()
         self._result: Recording | None = None
         self._loudest = 0.0
@@ -268,6 +280,7 @@ class Recorder:
             self._blocks.append(block)
             total += len(block)
             self._estimates.append(now - (total // 2) / RATE)
+            self._arrivals.append((total // 2, now))
             self._first.set()
             peak = float(np.abs(np.frombuffer(block, dtype="<i2")).max(initial=0)) / 32768.0
             with self._heard:
@@ -291,7 +304,7 @@ class Recorder:
         raw = b"".join(self._blocks)
         raw = raw[: len(raw) // 2 * 2]
         samples = (np.frombuffer(raw, dtype="<i2").astype(np.float32)) / 32768.0
-        self._result = Recording(samples, min(self._estimates))
+        self._result = Recording(samples, min(self._estimates), arrivals=self._arrivals)
 
     @property
     def result(self) -> Recording:

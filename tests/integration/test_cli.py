@@ -264,3 +264,28 @@ def test_speak_hands_over_to_a_running_instance(home: dict[str, str], tmp_path: 
         {"cmd": "speak", "interrupt": False, "rate": 1.0, "text": "From stdin."},
         {"cmd": "quit"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("flags", "ours", "libraries"),
+    [((), False, False), (("-v",), True, False), (("-vv",), True, True)],
+)
+def test_verbosity_keeps_library_noise_out_of_a_single_v(
+    flags: tuple[str, ...], ours: bool, libraries: bool
+) -> None:
+    """``-v`` is VoxTray's own debug log; the libraries' (qasync logs every thread hand-off,
+    thousands a minute while speaking) only come with ``-vv``."""
+    probe = (
+        "import logging, sys; from voxtray.core import cli; "
+        "cli._configure_logging(cli._parser().parse_args(sys.argv[1:]).verbose); "
+        "print(logging.getLogger('voxtray.desktop.app').isEnabledFor(logging.DEBUG), "
+        "logging.getLogger('qasync').isEnabledFor(logging.DEBUG))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *flags, "voices"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.split() == [str(ours), str(libraries)]

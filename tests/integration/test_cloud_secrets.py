@@ -185,7 +185,7 @@ def test_the_cli_never_shows_the_key(
     env = {**os.environ, **isolated, "VOXTRAY_ELEVENLABS_BASE_URL": fake.base_url}
     env.update({k: v for k, v in os.environ.items() if k.startswith("PULSE_")})
     places: dict[str, str | bytes] = {}
-    for transport_args in ([], ["-v"]):
+    for transport_args in ([], ["-vv"]):
         done = subprocess.run(
             [
                 sys.executable,
@@ -209,7 +209,7 @@ def test_the_cli_never_shows_the_key(
         assert done.returncode == 0, done.stderr
         places[f"stdout {transport_args}"] = done.stdout
         places[f"stderr {transport_args}"] = done.stderr
-    assert "DEBUG" in places["stderr ['-v']"]  # the verbose run really logged details
+    assert "DEBUG" in places["stderr ['-vv']"]  # the verbose run really logged details
     paths = [r.path for r in fake.requests]
     assert any(p.endswith("-input") for p in paths) and any("/stream" in p for p in paths)
     # A refused key: the CLI goes on with the local voice (default settings), and says why.
@@ -219,7 +219,7 @@ def test_the_cli_never_shows_the_key(
             sys.executable,
             "-m",
             "voxtray.core.cli",
-            "-v",
+            "-vv",
             "speak",
             "--no-instance",
             "--provider",

@@ -177,10 +177,11 @@ def app(desktop: DesktopSession, pulse: PulseServer) -> Iterator[RunningApp]:
 
 
 def last_sound_end(recording: Recording) -> float:
-    """Monotonic time at which the last audible stretch of the recording ended."""
+    """Monotonic time by which the last audible stretch of the recording had surely ended: when
+    the monitor delivered its last sample (late by the delivery, ~10 ms, never early)."""
     spans = sound_spans(recording.samples, recording.rate, threshold=db(-40))
     assert spans, "nothing was heard"
-    return recording.start + spans[-1].end
+    return recording.received_by(spans[-1].end * recording.rate - 1)
 
 
 def test_tray_icon_is_embedded_and_the_taken_hotkey_is_named(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,19 @@ def test_languages_file(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"voices\.fr"):
         LanguageVoices.load(path)
     assert LanguageVoices.load(tmp_path / "missing.toml") == LanguageVoices()
+
+
+@pytest.mark.parametrize(("detect", "loaded"), [(True, True), (False, False)])
+def test_warming_the_text_pipeline_loads_the_language_profiles(detect: bool, loaded: bool) -> None:
+    """The narrator warms the text pipeline at start; the profiles must be loaded by then (in a
+    fresh interpreter: this one has loaded them for the tests above)."""
+    probe = (
+        "import langdetect.detector_factory as factory\n"
+        "from voxtray.core.text.prepare import TextOptions, TextPreparer\n"
+        f"TextPreparer(TextOptions(detect_language={detect})).warm()\n"
+        "print(factory._factory is not None)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == str(loaded)

@@ -199,6 +199,20 @@ async def test_stop_cancels_everything(narrator: Narrator, output: ClockedOutput
     assert stats["queue_size"] == 0
 
 
+async def test_stop_silences_before_the_loop_turns(
+    narrator: Narrator, output: ClockedOutput
+) -> None:
+    """The sound is dropped inside ``stop()`` itself, not a few loop turns later."""
+    events = Recorder(narrator)
+    handle = narrator.speak(SpeakRequest(text="Words. " * 30))
+    await events.first_audio()
+    playing = output.utterances[-1]
+    assert not playing.discarded
+    narrator.stop()
+    assert playing.discarded  # no await between stop() and this line
+    assert isinstance(await handle.wait(), RequestCanceled)
+
+
 async def test_priority_order_of_queued_requests(narrator: Narrator, output: ClockedOutput) -> None:
     narrator.pause()  # hold the worker on the first request so the rest queue up
     events = Recorder(narrator)

@@ -18,6 +18,7 @@ BENCHMARKS = (
     "cloud",
     "first_audio_large",
     "epub_export",
+    "tray",
 )
 """Module names, in running order (the cheap, short ones first)."""
 

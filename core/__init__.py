@@ -1,9 +1,15 @@
 """VoxTray's engine: everything that speaks, with no user interface in it.
 
 The public API is declared once, here; ``tests/unit/test_public_api.py`` locks it.
+
+The narrator is imported on first use (PEP 562): it pulls in numpy, PortAudio, the voices and
+the document readers (about 0.4 s), and the commands a user binds to keys (``voxtray stop``,
+``voxtray pause``) only talk to the running tray app. Importing ``voxtray.core.ipc`` for them
+must not cost the whole engine.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from .errors import ErrorCategory, VoxTrayError, VoxTrayWarning
 from .model import (
@@ -26,7 +32,11 @@ from .model import (
     Voice,
     VoiceRef,
 )
-from .narrator import Narrator, QueuedItem, RequestHandle
+
+if TYPE_CHECKING:
+    from .narrator import Narrator, QueuedItem, RequestHandle
+
+_LAZY = frozenset({"Narrator", "QueuedItem", "RequestHandle"})
 
 try:
     __version__ = version("voxtray")
@@ -60,3 +70,11 @@ __all__ = [
     "VoxTrayWarning",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import narrator
+
+        return getattr(narrator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

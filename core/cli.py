@@ -27,22 +27,26 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
-from .audio.player import list_output_devices
 from .cloud_commands import add_cloud_commands
-from .engine import build_narrator, default_providers
 from .errors import EmptyTextError, ErrorCategory, InputError, InstanceError, VoxTrayError
-from .export import ExportOptions, ExportProgress, audio_suffix, export_narration
 from .ipc import MAX_MESSAGE_BYTES, send_command
 from .model import Event, RequestFailed, RequestWarning, SpeakRequest, TerminalEvent, VoiceRef
 from .paths import last_stats_file
 from .settings import Settings, load_settings
 from .stats import load_snapshot, save_snapshot
-from .text.readers import open_document, open_text, probe_document
 from .text.stdin import spool_stdin
 from .text_commands import add_text_commands
+
+if TYPE_CHECKING:
+    from .export import ExportProgress
+
+# The engine (numpy, PortAudio, the voices, the document readers: ~0.4 s to import) is imported
+# inside the functions that speak, export or read documents. The commands a user binds to keys
+# (`voxtray stop`, `pause`, `skip`) and `voxtray speak` handing text to the tray app only talk
+# to the running app, and must answer in a fraction of that (tests/integration/test_cli.py).
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -114,6 +118,8 @@ def _hand_over(
     if request.source is None:
         command["text"] = request.text
     elif request.source.parent == spool:  # stdin, spooled here: gone when we exit
+        from .text.readers import open_text
+
         command["text"] = "".join(open_text(request.source))
     else:
         command["file"] = str(request.source.resolve())
@@ -154,6 +160,8 @@ def _export(args: argparse.Namespace) -> int:
 def _export_to(args: argparse.Namespace, spool: Path) -> int:
     """``voxtray export``: the work is :func:`~.export.export_narration`'s; this is
     the terminal's side of it (arguments, the progress bar, one line per file written)."""
+    from .export import ExportOptions, audio_suffix, export_narration
+
     settings = _settings()
     request = _request(args, settings, spool)
     voice = _voice(args, settings)
@@ -202,6 +210,8 @@ def _export_to(args: argparse.Namespace, spool: Path) -> int:
 
 
 def _voices(args: argparse.Namespace) -> int:
+    from .engine import default_providers
+
     async def listing() -> int:
         registry = default_providers(_settings())
         try:
@@ -231,6 +241,8 @@ def _voices(args: argparse.Namespace) -> int:
 
 
 def _devices(args: argparse.Namespace) -> int:
+    from .audio.player import list_output_devices
+
     try:
         devices = list_output_devices()
     except VoxTrayError as error:
@@ -296,6 +308,8 @@ async def _narrate(
     settings: Settings, request: SpeakRequest, voice: VoiceRef, args: argparse.Namespace
 ) -> int:
     """``voxtray speak`` here, through the sound card."""
+    from .engine import build_narrator
+
     if args.device:
         settings = settings.replace(audio=settings.audio.replace(device=str(args.device)))
     if args.volume is not None:
@@ -328,6 +342,8 @@ async def _document_problem(request: SpeakRequest) -> None:
     """
     if request.source is None:
         return
+    from .text.readers import open_document
+
     try:
         stream = await asyncio.to_thread(open_document, request.source)
     except InputError as error:
@@ -395,6 +411,8 @@ def _check_file(path: Path) -> None:
     (encrypted, damaged, scanned, empty) come, in the same sentences, from its one reading:
     the export's, before any file is written, or the narrator's.
     """
+    from .text.readers import open_document, probe_document
+
     try:
         if probe_document(path) != "txt":
             return

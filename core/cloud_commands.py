@@ -3,6 +3,9 @@
 Kept apart from ``cli.py`` (which speaks and exports) because these talk to the keyring, the
 account and the cache, not to the sound card. The key is read without echo and never printed:
 at most its last four characters, masked.
+
+The keyring, the cache and the cloud provider are imported by the commands that use them, not
+with this module: building the ``voxtray`` command line must stay cheap (see ``cli.py``).
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ import getpass
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from .cache import AudioCache
 from .command_support import CommandError, guarded
-from .engine import ApiKeyHolder, default_providers
 from .errors import VoxTrayError
-from .providers.elevenlabs.provider import ElevenLabsProvider
-from .secrets import Secret, delete_api_key, describe_backend, get_api_key, key_source, set_api_key
 from .settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from .providers.elevenlabs.provider import ElevenLabsProvider
 
 SERVICES = ("elevenlabs",)
 
@@ -55,6 +58,8 @@ def add_cloud_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def _key_set(args: argparse.Namespace) -> int:
+    from .secrets import Secret, describe_backend, key_source, set_api_key
+
     if sys.stdin.isatty():
         typed = getpass.getpass(f"{_title(args.service)} API key (not shown): ")
     else:
@@ -72,6 +77,8 @@ def _key_set(args: argparse.Namespace) -> int:
 
 
 def _key_delete(args: argparse.Namespace) -> int:
+    from .secrets import delete_api_key
+
     if delete_api_key(args.service):
         print(f"Deleted the stored {_title(args.service)} key.")
         return 0
@@ -80,6 +87,8 @@ def _key_delete(args: argparse.Namespace) -> int:
 
 
 def _key_status(args: argparse.Namespace) -> int:
+    from .secrets import describe_backend, get_api_key, key_source
+
     source = key_source(args.service)
     if source is None:
         print(f"No {_title(args.service)} key: run `voxtray key set {args.service}`.")
@@ -129,6 +138,8 @@ def _quota(args: argparse.Namespace) -> int:
 
 
 def _cache_stats(args: argparse.Namespace) -> int:
+    from .cache import AudioCache
+
     settings = _settings()
     with AudioCache(max_bytes=settings.cache.max_megabytes * 1024 * 1024) as cache:
         stats = cache.stats()
@@ -141,6 +152,8 @@ def _cache_stats(args: argparse.Namespace) -> int:
 
 
 def _cache_clear(args: argparse.Namespace) -> int:
+    from .cache import AudioCache
+
     with AudioCache() as cache:
         removed = cache.clear()
     print(f"Removed {removed:,} cached segment{'s' if removed != 1 else ''}.")
@@ -159,6 +172,8 @@ def _settings() -> Settings:
 
 def _with_provider(work: Callable[[ElevenLabsProvider], Awaitable[str]]) -> str:
     """Run ``work`` with an ElevenLabs provider built from the settings, then close it."""
+    from .engine import ApiKeyHolder, default_providers
+    from .providers.elevenlabs.provider import ElevenLabsProvider
 
     async def run() -> str:
         holder = ApiKeyHolder()

@@ -6,6 +6,9 @@ pass for the chosen provider, language detection) and prints the result, so that
 say that?" has an answer without listening; ``dict`` edits ``pronunciation.toml``.
 
 Exit codes: 0 done; 1 a file could not be written; 2 the input or a rule was wrong.
+
+The text pipeline is imported by ``clean`` when it runs, not with this module: building the
+``voxtray`` command line must stay cheap (see ``cli.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +19,9 @@ import sys
 from pathlib import Path
 
 from .command_support import CommandError, guarded
-from .engine import default_providers, text_preparer
 from .errors import SettingsError
 from .settings import Settings, load_settings
 from .text.dictionary import PronunciationDictionary, PronunciationRule
-from .text.readers import open_document
-from .text.segment import segment_text
 
 __all__ = ["add_text_commands"]
 
@@ -73,6 +73,10 @@ def add_text_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _clean(args: argparse.Namespace) -> int:
+    from .engine import text_preparer
+    from .text.readers import open_document
+    from .text.segment import segment_text
+
     settings = _settings()
     voice = settings.voice.ref
     provider_id: str = args.provider or voice.provider
@@ -114,6 +118,7 @@ def _clean(args: argparse.Namespace) -> int:
 
 def _max_chars(settings: Settings, provider_id: str) -> int:
     """The provider's segment limit: segments are cut exactly as the narrator cuts them."""
+    from .engine import default_providers
 
     async def ask() -> int:
         registry = default_providers(settings)

@@ -13,24 +13,21 @@ Figures (start to tray icon, hotkey to first sound, stop to silence, idle CPU) a
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
-from voxtray.core.ipc import send_command
 
 from tests.harness.desktop import DesktopSession
 from tests.harness.process import die_with_parent
 from tests.harness.pulse import HarnessError, PulseServer, Recording
 from tests.harness.signal import db, dominant_frequency, sound_spans
+from tests.harness.tray_app import RunningApp, app_environment, cpu_seconds, running_tray_app
 
 pytestmark = [
     pytest.mark.sound,
@@ -66,47 +63,6 @@ sys.stdin.read()
 """
 
 
-@dataclass
-class RunningApp:
-    process: subprocess.Popen[bytes]
-    env: dict[str, str]
-    log: Path
-    instance: Path
-    figures: dict[str, Any] = field(default_factory=dict)
-
-    def ask(self, command: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
-        reply = send_command(command, directory=self.instance, timeout=timeout)
-        assert reply is not None, "the tray app is not answering"
-        return reply
-
-    def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = self.ask({"cmd": "stats"})["stats"]
-        return stats
-
-    def idle(self, timeout: float = 30.0) -> None:
-        """Wait until nothing plays or waits (asked over the app's own channel)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            stats = self.stats()
-            if stats["current_request"] is None and stats["queue_size"] == 0:
-                return
-            assert time.monotonic() < deadline, f"still busy: {stats}"
-            time.sleep(0.02)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def voxtray(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "voxtray.core.cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-
 @pytest.fixture(scope="module")
 def desktop() -> Iterator[DesktopSession]:
     try:
@@ -122,12 +78,7 @@ def desktop() -> Iterator[DesktopSession]:
 @pytest.fixture(scope="module")
 def app(desktop: DesktopSession, pulse: PulseServer) -> Iterator[RunningApp]:
     """``voxtray`` started as a user would, with another client holding Ctrl+Alt+P."""
-    env = dict(desktop.env)
-    env.update({k: v for k, v in os.environ.items() if k.startswith("PULSE_")})
-    env.pop("ELEVENLABS_API_KEY", None)
-    settings = Path(env["XDG_CONFIG_HOME"]) / "voxtray" / "settings.toml"
-    settings.parent.mkdir(parents=True)
-    settings.write_text(SETTINGS)
+    env = app_environment(desktop, pulse)
     grabber = subprocess.Popen(
         [sys.executable, "-c", GRABBER],
         env=env,
@@ -136,44 +87,19 @@ def app(desktop: DesktopSession, pulse: PulseServer) -> Iterator[RunningApp]:
         preexec_fn=die_with_parent,
     )
     assert grabber.stdout is not None and grabber.stdout.readline().strip() == b"grabbed"
-    log = desktop.root / "app.log"
-    started = time.monotonic()
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "voxtray.core.cli", "-v"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
-        )
-    running = RunningApp(process, env, log, Path(env["XDG_RUNTIME_DIR"]) / "voxtray")
+    running: RunningApp | None = None
     try:
-        desktop.wait_for(
-            lambda: desktop.tray_icon("VoxTray") or process.poll() is not None,
-            30.0,
-            "the tray icon never appeared",
-        )
-        assert process.poll() is None, running.log_text()
-        running.figures["start_to_tray_icon_s"] = round(time.monotonic() - started, 3)
-        desktop.wait_for(
-            lambda: send_command({"cmd": "stats"}, directory=running.instance) is not None,
-            30.0,
-            "the tray app never answered",
-        )
-        running.figures["start_to_ready_s"] = round(time.monotonic() - started, 3)
-        yield running
+        with running_tray_app(desktop, env, SETTINGS) as running:
+            yield running
     finally:
-        if process.poll() is None:
-            process.terminate()  # the SIGTERM path: a clean shutdown too
-            process.wait(timeout=15)
         assert grabber.stdin is not None
         grabber.stdin.close()
         grabber.wait(timeout=5)
-        ARTIFACTS.mkdir(exist_ok=True)
-        FIGURES.write_text(json.dumps(running.figures, indent=2) + "\n")
-        (ARTIFACTS / "tray-app.log").write_bytes(log.read_bytes())
-        print(f"tray figures: {running.figures}")
+        if running is not None:
+            ARTIFACTS.mkdir(exist_ok=True)
+            FIGURES.write_text(json.dumps(running.figures, indent=2) + "\n")
+            (ARTIFACTS / "tray-app.log").write_bytes(running.log.read_bytes())
+            print(f"tray figures: {running.figures}")
 
 
 def last_sound_end(recording: Recording) -> float:
@@ -301,17 +227,11 @@ def test_a_dropped_file_is_read(
 
 def test_idle_uses_no_measurable_cpu(app: RunningApp) -> None:
     app.idle()
-    deadline = time.monotonic() + 30
-    while not app.stats()["output_suspended"]:  # the player stops its stream when idle
-        assert time.monotonic() < deadline, "the output stream never went idle"
-        time.sleep(0.1)
-    process = psutil.Process(app.process.pid)
-    before = process.cpu_times()
+    app.wait_output_suspended()  # the player stops its stream when idle
+    before = cpu_seconds(app.process.pid)
     started = time.monotonic()
-    time.sleep(5.0)  # measuring over an interval is the point here
-    after = process.cpu_times()
-    used = (after.user + after.system) - (before.user + before.system)
-    share = used / (time.monotonic() - started)
+    time.sleep(5.0)  # measuring over an interval is the point here (60 s: bench/tray.py)
+    share = (cpu_seconds(app.process.pid) - before) / (time.monotonic() - started)
     app.figures["idle_cpu_percent_5s"] = round(share * 100, 2)
     assert share < 0.01, f"idle, the app used {share:.1%} of a core"
 

@@ -124,3 +124,21 @@ def test_each_third_party_library_lives_in_one_module() -> None:
             if top in found:
                 found[top].add(path.relative_to(CORE).as_posix())
     assert found == owners
+
+
+def test_the_command_line_loads_no_engine_until_a_command_needs_it() -> None:
+    """``voxtray stop`` (bound to a key by Wayland users) and the hand-over of ``voxtray speak``
+    only talk to the running tray app; parsing the command line and sending a command must not
+    import numpy, PortAudio, the voices or the readers (0.4 s, more in the frozen app)."""
+    code = (
+        "import sys\n"
+        "from voxtray.core import cli, ipc\n"
+        "cli._parser().parse_args(['stop'])\n"
+        "heavy = ('numpy', 'sounddevice', 'onnxruntime', 'piper', 'httpx', 'pypdf', 'keyring',\n"
+        "         'voxtray.core.narrator', 'voxtray.core.engine', 'voxtray.core.text.readers')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == ""

@@ -54,6 +54,10 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 _LOG = logging.getLogger("voxtray")
+_USE_THE_COMMAND_LINE = (
+    "The tray app needs a graphical session. Without one, use the command line: "
+    'voxtray speak "text", voxtray speak --file notes.txt (see voxtray --help).'
+)
 
 
 class CliError(Exception):
@@ -288,15 +292,20 @@ def _tray(args: argparse.Namespace) -> int:
         print("VoxTray is already running; its drop window is shown.", file=sys.stderr)
         return EXIT_OK
     # Imported by name, and only here: the engine never depends on the Qt layer, the command
-    # that starts it does (and `voxtray speak` never loads Qt).
-    desktop: Any = importlib.import_module("voxtray.desktop.app")
-    problem: str | None = desktop.display_problem()
+    # that starts it does (and `voxtray speak` never loads Qt). The display is checked before
+    # Qt is loaded: without one, Qt would abort with its own message.
+    display: Any = importlib.import_module("voxtray.desktop.display")
+    problem: str | None = display.display_problem()
     if problem is not None:
+        raise CliError(f"{problem} {_USE_THE_COMMAND_LINE}", EXIT_FAILED)
+    try:
+        desktop: Any = importlib.import_module("voxtray.desktop.app")
+    except ImportError as error:  # Qt's own libraries missing (libxcb-cursor0, libEGL…)
         raise CliError(
-            f"{problem} The tray app needs a graphical session. Without one, use the command "
-            'line: voxtray speak "text", voxtray speak --file notes.txt (see voxtray --help).',
+            f"The tray app cannot start: Qt could not be loaded ({error}). Install the system "
+            f"packages that packaging/linux-deps.sh lists. {_USE_THE_COMMAND_LINE}",
             EXIT_FAILED,
-        )
+        ) from error
     code: int = desktop.run(verbose=args.verbose > 0)
     return code
 

@@ -200,9 +200,21 @@ class InstanceServer:
         return socket_path(self._directory)
 
     async def start(self) -> None:
+        """Serve the channel; :class:`AlreadyRunningError` if another instance serves it,
+        :class:`InstanceUnavailableError` if it cannot be opened at all (the app then runs
+        without it: a second ``voxtray`` would start a second app, which it says)."""
         if WINDOWS:
             self._start_pipe()
             return
+        try:
+            await self._start_socket()
+        except OSError as exc:  # a path too long for AF_UNIX, a runtime dir not ours…
+            raise InstanceUnavailableError(
+                f"The single-instance channel could not be opened ({exc}): a second VoxTray "
+                "will run on its own."
+            ) from exc
+
+    async def _start_socket(self) -> None:
         directory = ensure_dir(self._directory or runtime_dir())
         self._lock = _take_lock(directory / LOCK_NAME)
         try:

@@ -58,6 +58,7 @@ from voxtray.core.text.readers import probe_document
 
 from .autostart import APP_ID
 from .bridge import NarratorBridge, TrayState
+from .display import display_problem
 from .clipboard import ClipboardEmptyError, Source, read_text
 from .export import Exporter
 from .notices import Level, Notice, Notifier
@@ -69,31 +70,6 @@ _LOG = logging.getLogger("voxtray.desktop")
 
 WELCOMED_FILE = "welcomed"
 """A marker in the state dir: the drop window was shown once, on the first run."""
-
-
-def display_problem(
-    environ: Mapping[str, str] | None = None, platform: str | None = None
-) -> str | None:
-    """Why no window can be shown here, as a sentence; ``None`` when a display is there."""
-    env = os.environ if environ is None else environ
-    platform = sys.platform if platform is None else platform
-    if platform in ("win32", "darwin") or env.get("QT_QPA_PLATFORM"):
-        return None  # a desktop session, or a platform chosen on purpose (offscreen, vnc…)
-    if env.get("WAYLAND_DISPLAY"):
-        return None
-    display = env.get("DISPLAY")
-    if not display:
-        return "There is no graphical display here (neither DISPLAY nor WAYLAND_DISPLAY is set)."
-    try:
-        from Xlib import display as xdisplay
-        from Xlib import error as xerror
-    except ImportError:  # python-xlib is a Linux dependency; elsewhere Qt will tell
-        return None
-    try:
-        xdisplay.Display(display).close()
-    except (xerror.DisplayError, OSError, xerror.XError) as exc:
-        return f"The X display {display} cannot be reached ({exc})."
-    return None
 
 
 class TrayApp(QObject):
@@ -217,8 +193,8 @@ class TrayApp(QObject):
         task, self._voices_task = self._voices_task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Its own failure was logged when it happened; it must not stop the shutdown.
+            await asyncio.gather(task, return_exceptions=True)
         await self.exporter.aclose()
         if self.hotkeys is not None:
             self.hotkeys.close()
@@ -606,22 +582,24 @@ class TrayApp(QObject):
         backend = self.hotkeys
         backend.unregister_all()
         keys = self.settings.hotkeys
-        actions: dict[str, Callable[[], object]] = {
-            keys.read_now: self.read_now,
-            keys.read_next: self.read_next,
-            keys.stop: self.bridge.stop,
-            keys.pause: self.bridge.toggle_pause,
-            keys.skip: self.narrator.skip,
-            keys.rewind: self.narrator.rewind,
-        }
+        actions: list[tuple[str, str, Callable[[], object]]] = [
+            (keys.read_now, "read now", self.read_now),
+            (keys.read_next, "read next", self.read_next),
+            (keys.stop, "stop", self.bridge.stop),
+            (keys.pause, "pause", self.bridge.toggle_pause),
+            (keys.skip, "skip", self.narrator.skip),
+            (keys.rewind, "back", self.narrator.rewind),
+        ]
         problems = []
-        for combo, action in actions.items():
+        # A list, not a dict by combination: one combination set for two actions (a
+        # hand-edited settings file) must reach the backend twice, which names it.
+        for combo, name, action in actions:
             if not combo:
                 continue  # turned off
             try:
                 backend.register(combo, action)
             except HotkeyUnavailableError as taken:
-                problems.append(str(taken))
+                problems.append(f"{taken} ({name})")
             except InvalidHotkeyError as invalid:
                 problems.append(f"{combo} cannot be used: {invalid}")
         if problems:

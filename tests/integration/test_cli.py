@@ -216,6 +216,24 @@ def test_tray_without_a_display_points_to_the_command_line(home: dict[str, str])
     assert "qt." not in result.stderr.lower()  # Qt never got to complain
 
 
+def test_tray_without_qts_system_libraries_says_what_is_missing(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    """A machine with a display but without Qt's system libraries (PySide6 fails to import
+    there): one sentence naming the library, not an ImportError traceback."""
+    broken = tmp_path / "broken-qt" / "PySide6"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        'raise ImportError("libxcb-cursor.so.0: cannot open shared object file")\n'
+    )
+    env = {**home, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(broken.parent)}
+    result = voxtray(env)
+    assert result.returncode == 1
+    assert "Qt could not be loaded (libxcb-cursor.so.0" in result.stderr
+    assert "linux-deps.sh" in result.stderr and 'voxtray speak "text"' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("command", ["stop", "pause", "resume", "skip", "read-clipboard", "quit"])
 def test_control_commands_need_a_running_tray_app(home: dict[str, str], command: str) -> None:
     result = voxtray(home, command)

@@ -312,3 +312,15 @@ async def test_closing_ends_idle_connections_and_delivers_the_quit_reply(
     idle_writer.close()
     assert not server.path.exists()
     assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
+@posix_only
+async def test_a_channel_that_cannot_open_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    """A runtime path too long for a Unix socket (108 bytes on Linux): the app goes on without
+    the channel, and says why."""
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir(mode=0o700)
+    server = ipc.InstanceServer(Recorder(), directory=deep)
+    with pytest.raises(InstanceUnavailableError, match="could not be opened"):
+        await server.start()
+    ipc._take_lock(deep / ipc.LOCK_NAME).close()  # the failed start let go of its lock

@@ -24,7 +24,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,6 @@ from voxtray.core.text.readers import probe_document
 
 from .autostart import APP_ID
 from .bridge import NarratorBridge, TrayState
-from .display import display_problem
 from .clipboard import ClipboardEmptyError, Source, read_text
 from .export import Exporter
 from .notices import Level, Notice, Notifier

@@ -48,6 +48,11 @@ class ApiKeyHolder:
         """Whether the key was read since the last :meth:`invalidate` (no keyring read due)."""
         return self._loaded
 
+    @property
+    def masked(self) -> str | None:
+        """The loaded key as the user may see it (``••••abcd``), ``None`` when there is none."""
+        return self._secret.masked if self._secret is not None else None
+
     def __call__(self) -> str | None:
         if not self._loaded:
             self._secret = get_api_key(self._service)

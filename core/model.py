@@ -225,6 +225,9 @@ class RequestQueued(RequestEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestStarted(RequestEvent):
     voice: VoiceRef
+    length: int | None = None
+    """Characters of the request's text when known before it is read (a text request); a
+    document's length comes with :class:`TextEnded` once it has been read to its end."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -272,6 +275,14 @@ class TextRead(RequestEvent):
 
     start: int
     text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextEnded(RequestEvent):
+    """The request's text has been read to its end: it is ``length`` characters long (what
+    the progress of a document is measured against)."""
+
+    length: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

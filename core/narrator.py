@@ -37,12 +37,13 @@ from .model import (
     TextUnit,
     VoiceRef,
 )
+from .orchestrator.limits import BreakerState
 from .orchestrator.queue import QueueEntry, RequestQueue
 from .orchestrator.transport import Move, MoveKind
 from .orchestrator.worker import Worker, WorkerSettings
 from .providers.base import ReportsCounters
 from .providers.registry import ProviderRegistry
-from .stats import StatsRecorder, StatsSnapshot
+from .stats import BreakerView, StatsRecorder, StatsSnapshot
 from .text.document import Chapter
 
 _LOG = logging.getLogger(__name__)
@@ -339,6 +340,11 @@ class Narrator:
             ],
             cache_hits=self._cache.hits if self._cache is not None else 0,
             cache_misses=self._cache.misses if self._cache is not None else 0,
+            voices=[provider.id for provider in self._providers.created()],
+            breakers={
+                name: BreakerView(breaker.state is not BreakerState.CLOSED, breaker.retry_in)
+                for name, breaker in self._worker.breakers.items()
+            },
         )
 
     def device_changed(self, device: str, reason: str) -> None:

@@ -32,14 +32,18 @@ from .model import (
     Event,
     FirstAudio,
     ProviderFellBack,
+    Repositioned,
     RequestCanceled,
     RequestEvent,
     RequestFailed,
     RequestFinished,
     RequestId,
+    RequestStarted,
     RequestWarning,
     SegmentAudible,
+    SpeechProgress,
     SynthesisRetried,
+    TextEnded,
 )
 from .paths import atomic_write
 from .providers.base import ProviderCounters
@@ -165,12 +169,22 @@ class StatsSnapshot:
     last_fallback_reason: str | None = None
     providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Each reporting provider's own figures (characters billed, 429s by kind, connections…)."""
+    current_progress: float | None = None
+    """How far the current request has been heard, 0 to 1, by characters of its text; ``None``
+    while nothing plays or the text's length is not known yet (a document not read to its
+    end)."""
+    provider_health: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Each voice in use: ``state`` ("working", "failing", "trying again"), ``retry_in``
+    seconds while failing, and the ``last_error`` it gave, if any."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data: nested dicts, lists, numbers, strings, ``None``."""
         data = asdict(self)
         data["recent_first_audio"] = list(self.recent_first_audio)
         data["providers"] = {name: dict(figures) for name, figures in self.providers.items()}
+        data["provider_health"] = {
+            name: dict(health) for name, health in self.provider_health.items()
+        }
         return data
 
     def to_json(self, *, indent: int | None = 2) -> str:
@@ -219,11 +233,9 @@ class StatsSnapshot:
             cache_misses=reader.whole("cache_misses"),
             fallbacks=reader.whole("fallbacks"),
             last_fallback_reason=reader.optional_text("last_fallback_reason"),
-            providers={
-                str(name): dict(figures)
-                for name, figures in (reader.optional_table("providers") or {}).items()
-                if isinstance(figures, Mapping)
-            },
+            providers=_tables(reader.optional_table("providers")),
+            current_progress=reader.optional_number("current_progress"),
+            provider_health=_tables(reader.optional_table("provider_health")),
         )
 
     @classmethod
@@ -235,9 +247,26 @@ class StatsSnapshot:
         return cls.from_dict(data)
 
 
+def _tables(data: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    return {str(k): dict(v) for k, v in (data or {}).items() if isinstance(v, Mapping)}
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerView:
+    """What the stats need of a provider's circuit breaker (``limits.CircuitBreaker``)."""
+
+    open: bool
+    retry_in: float | None
+
+
 @dataclass(slots=True)
 class _Live:
     """What the recorder needs to know of a request that has not ended."""
+
+    length: int | None = None
+    """Characters of its text, once known."""
+    position: int = 0
+    """Where in its text the listener is: the segment or word heard last."""
 
     heard: bool = False
     """A first-audio latency was recorded (a second one is ignored)."""
@@ -272,14 +301,17 @@ class StatsRecorder:
         self._live: dict[RequestId, _Live] = {}
         self._ended: set[RequestId] = set()
         self._ended_order: deque[RequestId] = deque()
+        self._last_errors: dict[str, str] = {}
 
     def observe(self, event: Event) -> None:
         """Account for one engine event. Events the stats do not use are ignored."""
         if isinstance(event, SynthesisRetried):
             self._retries += 1
+            self._last_errors[event.provider] = event.reason
         elif isinstance(event, ProviderFellBack):
             self._fallbacks += 1
             self._last_fallback_reason = event.reason
+            self._last_errors[event.from_provider] = event.reason
         if isinstance(event, RequestEvent):
             self._observe_request(event)
 
@@ -294,8 +326,14 @@ class StatsRecorder:
         providers: Sequence[ProviderCounters] = (),
         cache_hits: int = 0,
         cache_misses: int = 0,
+        voices: Iterable[str] = (),
+        breakers: Mapping[str, BreakerView] | None = None,
     ) -> StatsSnapshot:
-        """The statistics now, with what the caller knows of the queue, worker and output."""
+        """The statistics now, with what the caller knows of the queue, worker and output.
+
+        ``voices`` are the providers in use and ``breakers`` the state of those that failed:
+        together they make :attr:`StatsSnapshot.provider_health`.
+        """
         ordered = sorted(self._latencies)
         recent = tuple(self._latencies)[-RECENT_LATENCIES:]
         return StatsSnapshot(
@@ -333,7 +371,33 @@ class StatsRecorder:
             last_fallback_reason=self._last_fallback_reason,
             providers={p.provider: _provider_figures(p) for p in providers},
             taken_at=self._wall_clock(),
+            current_progress=self._progress(current_request),
+            provider_health=self._health(voices, breakers or {}),
         )
+
+    def _progress(self, request_id: RequestId | None) -> float | None:
+        live = self._live.get(request_id) if request_id is not None else None
+        if live is None or not live.length:
+            return None
+        return min(max(live.position / live.length, 0.0), 1.0)
+
+    def _health(
+        self, voices: Iterable[str], breakers: Mapping[str, BreakerView]
+    ) -> dict[str, dict[str, Any]]:
+        health: dict[str, dict[str, Any]] = {}
+        for name in sorted({*voices, *breakers}):
+            breaker = breakers.get(name)
+            if breaker is None or not breaker.open:
+                state = "working"
+            else:
+                state = "failing" if breaker.retry_in else "trying again"
+            figures: dict[str, Any] = {"state": state}
+            if breaker is not None and breaker.open and breaker.retry_in:
+                figures["retry_in"] = round(breaker.retry_in, 1)
+            if name in self._last_errors:
+                figures["last_error"] = self._last_errors[name]
+            health[name] = figures
+        return health
 
     def _observe_request(self, event: RequestEvent) -> None:
         request_id = event.request_id
@@ -350,8 +414,17 @@ class StatsRecorder:
                 self._latency_count += 1
             case SegmentAudible(segment_index=index) if index > live.last_segment:
                 live.last_segment = index
+                live.position = event.start
                 self._segments += 1
                 self._characters += max(event.end - event.start, 0)
+            case SegmentAudible():  # heard again after a move back
+                live.position = event.start
+            case RequestStarted(length=length):
+                live.length = length
+            case TextEnded(length=length):
+                live.length = length
+            case SpeechProgress(offset=offset) | Repositioned(offset=offset):
+                live.position = offset
             case RequestWarning():
                 self._warnings += 1
             case RequestFinished():

@@ -98,6 +98,8 @@ class TrayApp(QObject):
             narrator = build_narrator(settings, providers=self._providers, output=self.output)
         self.narrator = narrator
         self._chores: set[asyncio.Task[None]] = set()
+        self._closing_dialogs: set[Any] = set()
+        """Settings dialogs closed while a key was being saved or removed."""
         """Short tasks started by user actions (key reads, output switches), owned here."""
         self._save = save
         self._use_hotkeys = hotkeys
@@ -185,6 +187,10 @@ class TrayApp(QObject):
         self._quit.set()
 
     async def shutdown(self) -> None:
+        for dialog in list(self._closing_dialogs):  # a keyring write that was asked for
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await dialog.settle()
         chores, self._chores = list(self._chores), set()
         for chore in chores:
             chore.cancel()
@@ -371,6 +377,17 @@ class TrayApp(QObject):
         await self._load_api_key()
         return removed
 
+    async def _voices_of(self, provider_id: str) -> list[Voice]:
+        """The settings dialog's voice list (the cloud's needs the key: read off the loop)."""
+        if provider_id == "elevenlabs" and not self._api_key.loaded:
+            await self._load_api_key()
+        return await self._providers.get(provider_id).voices()
+
+    async def _stored_key(self) -> str | None:
+        if not self._api_key.loaded:
+            await self._load_api_key()
+        return self._api_key.masked
+
     async def _key_status(self) -> str:
         if not self._api_key.loaded:
             await self._load_api_key()
@@ -426,10 +443,12 @@ class TrayApp(QObject):
                 return
             dialog = SettingsDialog(
                 self.settings,
+                voices=self._voices_of,
                 devices=_output_devices,
                 key_status=self._key_status,
                 save_key=self._save_key,
                 delete_key=self._delete_key,
+                stored_key=self._stored_key,
             )
             dialog.saved.connect(self.apply_settings)
             dialog.finished.connect(self._settings_closed)
@@ -440,8 +459,18 @@ class TrayApp(QObject):
 
     def _settings_closed(self, _result: int = 0) -> None:
         dialog, self.settings_dialog = self.settings_dialog, None
-        if dialog is not None:
-            dialog.deleteLater()  # the next one opens with the settings as they are then
+        if dialog is not None:  # the next one opens with the settings as they are then
+            self._closing_dialogs.add(dialog)
+            self._own(self._dispose_dialog(dialog), "voxtray-settings-closed")
+
+    async def _dispose_dialog(self, dialog: Any) -> None:
+        """Delete a closed settings dialog once the key it was saving or removing is written:
+        that was asked for, and it reports into the dialog's own labels."""
+        try:
+            await dialog.settle()
+        finally:
+            self._closing_dialogs.discard(dialog)
+            dialog.deleteLater()
 
     # -- the single-instance channel ----------------------------------------------------------
 
@@ -573,6 +602,10 @@ class TrayApp(QObject):
                 Level.WARNING,
             )
             return
+        if hasattr(self.hotkeys, "problem_handler"):  # the portal answers later, by signal
+            self.hotkeys.problem_handler = lambda text: self.notify(
+                "Hotkey not available", text, Level.WARNING
+            )
         self._register_hotkeys()
 
     def _register_hotkeys(self) -> None:

@@ -151,6 +151,13 @@ class CircuitBreaker:
             return BreakerState.HALF_OPEN
         return BreakerState.OPEN
 
+    @property
+    def retry_in(self) -> float | None:
+        """Seconds until the next trial request while open; ``None`` otherwise."""
+        if self._opened_at is None:
+            return None
+        return max(0.0, self._opened_at + self._cool_down - self._clock()) or None
+
     def allow(self) -> bool:
         """Whether a request may go to the service now (half-open: one trial at a time)."""
         state = self.state

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..audio.output import AudioOutput
@@ -29,6 +29,7 @@ from ..model import (
     Segment,
     SegmentAudible,
     SpeechProgress,
+    TextEnded,
     TextRead,
     VoiceRef,
 )
@@ -112,6 +113,11 @@ class Worker:
                 await self._speak(entry)
         finally:
             self.running = False
+
+    @property
+    def breakers(self) -> Mapping[str, CircuitBreaker]:
+        """The circuit breaker of each provider that has failed since the start (health)."""
+        return self._breakers
 
     async def warm_text(self) -> None:
         """Load the text pipeline's tables in a thread before the first request needs them."""
@@ -201,7 +207,8 @@ class Worker:
         request = entry.request
         voice = request.voice or self._default_voice()
         provider = self._providers.get(voice.provider)
-        self._emit(RequestStarted(request_id=entry.request_id, voice=voice))
+        known = len(request.text) if request.source is None and request.text is not None else None
+        self._emit(RequestStarted(request_id=entry.request_id, voice=voice, length=known))
         text = await self._open_text(entry)
         try:
             place = await self._place(entry)
@@ -369,9 +376,14 @@ class Worker:
         def reopen(*, again: bool) -> Iterator[str]:
             return open_document(source, on_warning=None if again else warn)
 
+        def on_end(length: int) -> None:
+            emit_soon(TextEnded(request_id=request_id, length=length))
+
         # Opening checks and, for Markdown, HTML and Word, parses the whole file: off the loop.
         first: Iterator[str] = await asyncio.to_thread(open_document, source, on_warning=warn)
-        return SeekableText(reopen, first=first, on_text=on_text, on_chapter=on_chapter)
+        return SeekableText(
+            reopen, first=first, on_text=on_text, on_chapter=on_chapter, on_end=on_end
+        )
 
     def _first_sound(self, entry: QueueEntry, at: float) -> None:
         latency = max(0.0, at - entry.submitted_at)

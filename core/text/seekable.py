@@ -46,14 +46,17 @@ class SeekableText:
         keep_chars: int = DEFAULT_KEEP_CHARS,
         on_text: Callable[[int, str], None] | None = None,
         on_chapter: Callable[[int, Chapter], None] | None = None,
+        on_end: Callable[[int], None] | None = None,
     ) -> None:
         """``first`` is the stream already opened (the worker opens it off the loop to report
-        a bad file at once); ``on_text``/``on_chapter`` are called on the reading thread."""
+        a bad file at once); ``on_text``/``on_chapter`` are called on the reading thread, and
+        ``on_end`` (with the text's length) once, the first time the end is reached."""
         self._opener = opener
         self._stream: Iterator[str] | None = first
         self._keep_chars = keep_chars
         self._on_text = on_text
         self._on_chapter = on_chapter
+        self._on_end = on_end
         self._lock = threading.RLock()
         self._kept: deque[tuple[int, str]] = deque()
         self._kept_chars = 0
@@ -169,6 +172,9 @@ class SeekableText:
             piece = next(self._stream)
         except StopIteration:
             self._complete = True
+            on_end, self._on_end = self._on_end, None  # once: the length is the same each time
+            if on_end is not None:
+                on_end(self._read_end)
             return
         start = self._read_end
         self._kept.append((start, piece))

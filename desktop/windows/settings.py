@@ -258,9 +258,11 @@ class SettingsDialog(QDialog):
         key_status: Callable[[], Awaitable[str]] | None = None,
         save_key: Callable[[str], Awaitable[None]] | None = None,
         delete_key: Callable[[], Awaitable[bool]] | None = None,
+        stored_key: Callable[[], Awaitable[str | None]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._stored_key = stored_key
         self._settings = settings
         self._voices = voices
         self._save_key = save_key
@@ -385,6 +387,7 @@ class SettingsDialog(QDialog):
         self._lay_out()
         self.provider.currentIndexChanged.connect(self._provider_changed)
         self._provider_changed()
+        self._show_stored_key()
 
     # Public.
 
@@ -551,6 +554,8 @@ class SettingsDialog(QDialog):
         finally:
             self.test_key.setEnabled(self.provider.currentData() == "elevenlabs")
         self.key_answer.setText(answer)
+        if typed:
+            self._show_stored_key()
 
     def _forget_key(self) -> None:
         if self._delete_key is None:
@@ -570,6 +575,32 @@ class SettingsDialog(QDialog):
             return
         self.key_answer.setText(
             "The stored key was removed." if removed else "No key was stored in the keyring."
+        )
+        self._show_stored_key()
+
+    def _show_stored_key(self) -> None:
+        """Say in the key field which key is stored, masked (``••••abcd``): the user can tell
+        whether one is there, and which, without it ever being shown."""
+        if self._stored_key is not None:
+            self._start(self._read_stored_key(), "voxtray-stored-key")
+
+    async def _read_stored_key(self) -> None:
+        assert self._stored_key is not None
+        try:
+            masked = await self._stored_key()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # no keyring here: say so where the key would be
+            self.api_key.setPlaceholderText(f"The keyring cannot be read ({type(exc).__name__})")
+            return
+        self.api_key.setPlaceholderText(
+            f"Stored key {masked} (type a new one to replace it)"
+            if masked
+            else "No key stored: paste your ElevenLabs API key"
+        )
+        self.api_key.setAccessibleDescription(
+            (f"A key ending {masked[-4:]} is stored. " if masked else "No key is stored. ")
+            + "Type a new key to replace it; it is never shown"
         )
 
     async def _store_key(self, key: str) -> None:

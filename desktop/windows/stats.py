@@ -62,9 +62,9 @@ def seconds(value: float | None) -> str:
 
 
 def reset_date(unix: float) -> str:
-    """A reset time as the user's local date: ``2026-09-12``."""
+    """A reset time in the user's local time: ``2026-09-12 14:00``."""
     try:
-        return time.strftime("%Y-%m-%d", time.localtime(unix))
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(unix))
     except (OverflowError, OSError, ValueError):
         return NO_VALUE
 
@@ -175,8 +175,8 @@ class StatsWindow(QWidget):
     """The statistics window; see the module docstring.
 
     ``snapshot`` and ``queue`` are called on every refresh; ``cancel`` when a cancel button is
-    pressed. ``progress``, if given, returns how much of the current item has been spoken
-    (0 to 1), or ``None`` when that is not known: the snapshot carries no per-item progress.
+    pressed. The current item's progress is the snapshot's (a bar that moves while nothing
+    tells how long a document is until it has been read to its end).
     """
 
     def __init__(
@@ -185,14 +185,11 @@ class StatsWindow(QWidget):
         queue: Callable[[], list[QueuedItem]],
         cancel: Callable[[RequestId], None],
         parent: QWidget | None = None,
-        *,
-        progress: Callable[[], float | None] | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self._snapshot = snapshot
         self._queue = queue
         self._cancel = cancel
-        self._progress = progress
         self._rows: dict[RequestId, _QueueRow] = {}
         self._failed_once = False
         self.setWindowTitle("VoxTray statistics")
@@ -246,15 +243,15 @@ class StatsWindow(QWidget):
         ):
             requests_form.addRow(title, self._figure(key, f"Requests, {title}"))
 
-        cloud_box, cloud_form = self._form("Cloud voice")
+        cloud_box, cloud_form = self._form("Voices")
         for key, title in (
-            ("providers", "Providers"),
+            ("providers", "Health"),
             ("rate_limited", "Rate limited (429)"),
             ("billed", "Characters billed"),
             ("cache_hits", "Cache hits"),
             ("quota", "Quota"),
         ):
-            cloud_form.addRow(title, self._figure(key, f"Cloud voice, {title}"))
+            cloud_form.addRow(title, self._figure(key, f"Voices, {title}"))
 
         output_box, output_form = self._form("Output")
         for key, title in (("device", "Device"), ("rate", "Sample rate"), ("latency", "Latency")):
@@ -312,13 +309,12 @@ class StatsWindow(QWidget):
         try:
             snapshot = self._snapshot()
             items = self._queue()
-            fraction = self._progress() if self._progress is not None else None
         except Exception:
             if not self._failed_once:  # once: a broken source must not flood the log
                 _log.exception("The statistics could not be read")
                 self._failed_once = True
             return
-        self._show_snapshot(snapshot, fraction)
+        self._show_snapshot(snapshot, snapshot.current_progress)
         self._show_queue(items)
 
     # Qt events.
@@ -403,7 +399,7 @@ class StatsWindow(QWidget):
         self._set("fallback_reason", snap.last_fallback_reason or NO_VALUE)
 
         providers = snap.providers
-        self._set("providers", ", ".join(sorted(providers)) or NO_VALUE)
+        self._set("providers", _health(snap.provider_health))
         self._set("rate_limited", _total(providers, "rate_limited"))
         self._set("billed", _total(providers, "characters_billed"))
         looked_up = snap.cache_hits + snap.cache_misses
@@ -488,6 +484,21 @@ def _total(providers: Mapping[str, Mapping[str, Any]], key: str) -> str:
     """The sum of a figure over the providers that report it; ``—`` when none does."""
     found = [n for figures in providers.values() if (n := _number(figures.get(key))) is not None]
     return whole(sum(found)) if found else NO_VALUE
+
+
+def _health(health: Mapping[str, Mapping[str, Any]]) -> str:
+    """One line per voice: ``piper: working``, ``elevenlabs: failing, next try in 42 s (The
+    key was refused.)``."""
+    lines = []
+    for name, figures in sorted(health.items()):
+        text = f"{name}: {figures.get('state', NO_VALUE)}"
+        retry_in = figures.get("retry_in")
+        if isinstance(retry_in, int | float) and not isinstance(retry_in, bool):
+            text += f", next try in {retry_in:.0f} s"
+        if figures.get("last_error"):
+            text += f" (last error: {figures['last_error']})"
+        lines.append(text)
+    return "\n".join(lines) or NO_VALUE
 
 
 def _quota(providers: Mapping[str, Mapping[str, Any]]) -> str:

@@ -66,6 +66,11 @@ def busy_snapshot(**changes: object) -> StatsSnapshot:
                 "rate_limited": {"concurrent_requests": 2, "system_busy": 1},
             }
         },
+        "current_progress": 0.4,
+        "provider_health": {
+            "elevenlabs": {"state": "failing", "retry_in": 42.0, "last_error": "Quota exceeded."},
+            "piper": {"state": "working"},
+        },
     }
     values.update(changes)
     return StatsSnapshot(**values)  # type: ignore[arg-type]
@@ -85,15 +90,9 @@ class Engine:
         self.snapshot = busy_snapshot()
         self.queue = list(QUEUE)
         self.canceled: list[RequestId] = []
-        self.progress: float | None = 0.4
 
     def window(self) -> StatsWindow:
-        return StatsWindow(
-            lambda: self.snapshot,
-            lambda: list(self.queue),
-            self.canceled.append,
-            progress=lambda: self.progress,
-        )
+        return StatsWindow(lambda: self.snapshot, lambda: list(self.queue), self.canceled.append)
 
 
 @pytest.fixture
@@ -159,7 +158,8 @@ def test_stats_window_shows_the_snapshot(stats: StatsWindow) -> None:
         "retries": "4",
         "fallbacks": "1",
         "fallback_reason": "ElevenLabs quota exceeded",
-        "providers": "elevenlabs",
+        "providers": "elevenlabs: failing, next try in 42 s (last error: Quota exceeded.)\n"
+        "piper: working",
         "rate_limited": "3",
         "billed": "5,000",
         "cache_hits": "—",
@@ -214,7 +214,7 @@ def test_quota_shows_when_it_resets(qtbot: QtBot) -> None:
     )
     window = StatsWindow(lambda: snapshot, list, lambda _: None)
     qtbot.addWidget(window)
-    assert window.figure("quota") == "1,234 / 10,000 characters, resets 2026-09-12"
+    assert window.figure("quota") == "1,234 / 10,000 characters, resets 2026-09-12 10:30"
 
 
 def test_stats_window_refreshes_on_its_timer_while_visible(
@@ -225,10 +225,11 @@ def test_stats_window_refreshes_on_its_timer_while_visible(
     qtbot.waitExposed(stats)
     assert stats.timer.isActive()
     engine.snapshot = busy_snapshot(
-        underruns=5, time_to_first_audio=LatencySummary(last=1.5, p50=0.3, p95=1.5, count=13)
+        underruns=5,
+        time_to_first_audio=LatencySummary(last=1.5, p50=0.3, p95=1.5, count=13),
+        current_progress=0.75,
     )
     engine.queue = engine.queue[:2]
-    engine.progress = 0.75
     qtbot.waitUntil(lambda: stats.figure("underruns") == "5", timeout=2000)
     assert stats.figure("ttfa_last") == "1.50 s"
     assert [request for request, _ in stats.queue_rows()] == [7, 8]
@@ -319,6 +320,9 @@ class Keyring:
         had = bool(self.saved)
         self.saved.clear()
         return had
+
+    async def stored_key(self) -> str | None:
+        return f"••••{self.saved[-1][-4:]}" if self.saved else None
 
     async def key_status(self) -> str:
         if not self.saved:
@@ -581,3 +585,17 @@ def test_settings_dialog_screenshot(qtbot: QtBot) -> None:
     qtbot.waitExposed(dialog)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert dialog.grab().save(str(SCREENSHOTS / "settings-dialog.png"))
+
+
+async def test_the_stored_key_is_named_masked_never_shown(qtbot: QtBot) -> None:
+    keyring = Keyring()
+    keyring.saved.append("sk_stored_before_Q7Z3")
+    dialog = dialog_for(qtbot, CUSTOM, stored_key=keyring.stored_key, delete_key=keyring.delete_key)
+    await dialog.settle()
+    assert dialog.api_key.text() == ""  # the field itself stays empty
+    assert dialog.api_key.placeholderText() == "Stored key ••••Q7Z3 (type a new one to replace it)"
+    assert "Q7Z3" in dialog.api_key.accessibleDescription()
+    assert "sk_stored" not in dialog.api_key.placeholderText()
+    qtbot.mouseClick(dialog.forget_key, Qt.MouseButton.LeftButton)
+    await dialog.settle()
+    assert dialog.api_key.placeholderText() == "No key stored: paste your ElevenLabs API key"

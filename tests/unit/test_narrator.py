@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -24,6 +25,7 @@ from voxtray.core.model import (
     RequestStarted,
     SegmentAudible,
     SpeakRequest,
+    TextEnded,
     VoiceRef,
 )
 from voxtray.core.narrator import Narrator
@@ -333,3 +335,20 @@ async def test_cancel_after_everything_was_written_still_silences(
     (utterance,) = output.utterances
     assert utterance.discarded
     assert len(utterance.samples) < len(text) * 0.01 * RATE
+
+
+async def test_progress_is_measured_against_the_texts_length(
+    narrator: Narrator, tmp_path: Path
+) -> None:
+    """A text request says its length at the start; a document once it was read to the end."""
+    events = Recorder(narrator)
+    text = "First sentence here. Second one follows."
+    assert isinstance(await narrator.speak(SpeakRequest(text=text)).wait(), RequestFinished)
+    assert [e.length for e in events.of(RequestStarted)] == [len(text)]
+    assert events.of(TextEnded) == []  # known from the start: nothing to announce
+    book = tmp_path / "book.txt"
+    book.write_text("Chapter one is short. " * 40, encoding="utf-8")
+    handle = narrator.speak(SpeakRequest(source=book))
+    assert isinstance(await handle.wait(), RequestFinished)
+    assert events.of(RequestStarted)[-1].length is None
+    assert [e.length for e in events.of(TextEnded)] == [len("Chapter one is short. " * 40)]

@@ -18,6 +18,8 @@ from voxtray.core.model import (
     FirstAudio,
     OutputDeviceChanged,
     Priority,
+    ProviderFellBack,
+    Repositioned,
     RequestCanceled,
     RequestFailed,
     RequestFinished,
@@ -26,11 +28,15 @@ from voxtray.core.model import (
     RequestStarted,
     RequestWarning,
     SegmentAudible,
+    SpeechProgress,
+    SynthesisRetried,
+    TextEnded,
     VoiceRef,
 )
 from voxtray.core.stats import (
     LATENCY_WINDOW,
     RECENT_LATENCIES,
+    BreakerView,
     LatencySummary,
     OutputInfo,
     StatsRecorder,
@@ -387,3 +393,60 @@ def test_save_snapshot_failure_is_an_engine_error(tmp_path: Path) -> None:
     with pytest.raises(VoxTrayError, match="could not be saved") as caught:
         save_snapshot(StatsSnapshot(), tmp_path / "blocker" / "stats.json")
     assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_progress_of_a_text_request_follows_what_is_heard(recorder: StatsRecorder) -> None:
+    feed(recorder, queued(1), RequestStarted(request_id=rid(1), voice=VoiceRef("tone"), length=80))
+    assert take(recorder, current_request=rid(1)).current_progress == 0.0
+    feed(recorder, segment(1, 0, 0, 20), segment(1, 1, 20, 60))
+    assert take(recorder, current_request=rid(1)).current_progress == 0.25
+    feed(recorder, SpeechProgress(request_id=rid(1), offset=40))
+    assert take(recorder, current_request=rid(1)).current_progress == 0.5
+    feed(recorder, Repositioned(request_id=rid(1), offset=8))  # the listener went back
+    assert take(recorder, current_request=rid(1)).current_progress == 0.1
+    assert take(recorder).current_progress is None  # nothing plays
+    feed(recorder, finished(1))
+    assert take(recorder, current_request=rid(1)).current_progress is None
+
+
+def test_a_documents_progress_is_known_once_it_was_read_to_the_end(
+    recorder: StatsRecorder,
+) -> None:
+    feed(recorder, queued(2), started(2), segment(2, 0, 0, 30), segment(2, 1, 30, 90))
+    assert take(recorder, current_request=rid(2)).current_progress is None
+    feed(recorder, TextEnded(request_id=rid(2), length=300))
+    assert take(recorder, current_request=rid(2)).current_progress == 0.1
+
+
+def test_provider_health_says_which_voice_fails_and_why(recorder: StatsRecorder) -> None:
+    feed(
+        recorder,
+        SynthesisRetried(
+            request_id=rid(1), provider="elevenlabs", attempt=1, delay=0.5, reason="Busy."
+        ),
+        ProviderFellBack(
+            request_id=rid(1),
+            from_provider="elevenlabs",
+            to_provider="piper",
+            reason="The key was refused.",
+        ),
+    )
+    health = take(
+        recorder,
+        voices=["piper", "elevenlabs"],
+        breakers={"elevenlabs": BreakerView(open=True, retry_in=42.0)},
+    ).provider_health
+    assert health == {
+        "elevenlabs": {
+            "state": "failing",
+            "retry_in": 42.0,
+            "last_error": "The key was refused.",
+        },
+        "piper": {"state": "working"},
+    }
+    half_open = take(recorder, breakers={"elevenlabs": BreakerView(open=True, retry_in=None)})
+    assert half_open.provider_health["elevenlabs"]["state"] == "trying again"
+    healed = take(recorder, breakers={"elevenlabs": BreakerView(open=False, retry_in=None)})
+    assert healed.provider_health["elevenlabs"]["state"] == "working"
+    again = StatsSnapshot.from_json(healed.to_json())
+    assert again.provider_health == healed.provider_health

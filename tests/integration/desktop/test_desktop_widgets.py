@@ -26,8 +26,9 @@ from voxtray.core.orchestrator.worker import WorkerSettings
 from voxtray.core.providers.registry import ProviderRegistry
 from voxtray.core.providers.tone import ToneProvider
 from voxtray.core.settings import HotkeySettings, Settings, VoiceSettings, load_settings
-from voxtray.desktop.app import TrayApp, display_problem
+from voxtray.desktop.app import TrayApp
 from voxtray.desktop.bridge import NarratorBridge, TrayState
+from voxtray.desktop.display import display_problem
 from voxtray.desktop.notices import Level, Notifier
 from voxtray.desktop.tray import SPEEDS
 from voxtray.desktop.windows.drop import DropWindow
@@ -305,6 +306,79 @@ async def test_failed_request_becomes_a_notice(xdg: Path) -> None:
         app.speak(text="Hello.", voice=VoiceRef("tone", "not-a-pitch"))
         (notice,) = await wait_signal(app.notifier.shown)
         assert notice.level is Level.ERROR and "not-a-pitch" in notice.message
+
+
+# -- stats window ---------------------------------------------------------------------------------
+
+
+async def test_the_stats_window_follows_the_real_engine(xdg: Path) -> None:
+    """Progress, first-audio figures and the voice's health, from the narrator itself."""
+    from voxtray.desktop.windows.stats import StatsWindow
+
+    async with running_app() as app:
+        app.show_stats()
+        window = app.stats_window
+        assert isinstance(window, StatsWindow) and window.timer.isActive()
+        text = " ".join([SENTENCE] * 4)
+        handle = app.speak(text=text)
+        third_start = text.index(SENTENCE, 2 * len(SENTENCE))
+        await wait_until(app.bridge.progress, lambda _id, start, _end: start >= third_start)
+        window.refresh()
+        heard = window.current_progress.value() / 1000
+        assert 0.4 < heard < 0.8, heard  # the third of four sentences is being heard
+        assert window.figure("ttfa_last") != "—"
+        assert window.figure("providers") == "tone: working"
+        app.bridge.stop()
+        await handle.wait()
+        window.refresh()
+        assert window.current_label.text() == "Nothing is playing"
+        assert window.figure("canceled") == "1"
+
+
+async def test_the_settings_dialog_lists_the_apps_voices_and_lets_a_key_save_finish(
+    xdg: Path,
+) -> None:
+    """The dialog as the app opens it: the voice list comes from the app's own providers, and
+    closing the dialog while a key is being written neither loses the write nor crashes."""
+    from voxtray.core.engine import default_providers
+    from voxtray.desktop.windows.settings import SettingsDialog
+
+    registry = default_providers(tone_settings())
+    narrator = Narrator(
+        output=ClockedOutput(sample_rate=RATE, speed=4.0),
+        providers=registry,
+        default_voice=VoiceRef("tone", "440"),
+    )
+    app = TrayApp(tone_settings(), narrator=narrator, providers=registry, hotkeys=False)
+    written: list[str] = []
+    gate = asyncio.Event()
+
+    async def slow_save(key: str) -> None:
+        await gate.wait()
+        written.append(key)
+
+    app._save_key = slow_save  # type: ignore[method-assign]  # a keyring that takes its time
+    await app.start()
+    try:
+        app.show_settings()
+        dialog = app.settings_dialog
+        assert isinstance(dialog, SettingsDialog)
+        dialog.provider.setCurrentIndex(dialog.provider.findData("piper"))
+        await dialog.settle()
+        assert dialog.voice.findData("en_US-joe-medium") >= 0, dialog.status.text()
+        dialog.provider.setCurrentIndex(dialog.provider.findData("elevenlabs"))
+        dialog.api_key.setText("sk_typed_in_the_dialog")
+        dialog.accept()
+        assert app.settings_dialog is None  # closed, its key still being written
+        closing = asyncio.ensure_future(app.shutdown())  # quit right after OK
+        await asyncio.wait({closing}, timeout=0.2)
+        assert not closing.done() and written == []  # the quit waits for the keyring
+        gate.set()
+        await closing
+    finally:
+        gate.set()
+        await app.shutdown()
+    assert written == ["sk_typed_in_the_dialog"]
 
 
 # -- clipboard ------------------------------------------------------------------------------------

@@ -68,8 +68,9 @@ def open_settings(app: TrayApp) -> SettingsDialog:
 
 
 async def finish_tasks(dialog: SettingsDialog) -> None:
-    """Wait for the keyring work the dialog started (taken now: OK closes the dialog)."""
-    await asyncio.gather(*list(dialog._tasks))
+    """Wait for the keyring work the dialog started (a voice list it no longer needs, once OK
+    closed it, ends cancelled)."""
+    await dialog.settle()
 
 
 async def test_a_key_saved_or_removed_in_the_settings_is_the_next_requests_key(
@@ -166,7 +167,7 @@ async def test_quota_in_the_stats_window_and_one_notice_past_90_percent(
         window = app.stats_window
         assert isinstance(window, StatsWindow)
         window.refresh()
-        day = time.strftime("%Y-%m-%d", time.localtime(reset))
+        day = time.strftime("%Y-%m-%d %H:%M", time.localtime(reset))
         used = fake.billed(KEY)
         assert window.figure("quota") == f"{used:,} / 10,000 characters, resets {day}"
 

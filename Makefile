@@ -13,7 +13,8 @@ PACKAGE_STAMP := $(VENV)/.package-installed
 FROZEN_INPUTS := pyproject.toml $(shell find core desktop resources packaging -type f \
 	-not -path '*/__pycache__/*' 2>/dev/null)
 
-.PHONY: run test lint bench system-deps test-deps venv clean package test-package install-desktop
+.PHONY: run test lint bench screenshots system-deps test-deps venv clean package test-package \
+	install-desktop
 
 run: system-deps venv
 	$(BIN)/voxtray
@@ -36,6 +37,14 @@ lint: venv
 
 bench: test-deps venv
 	$(BIN)/python -m bench
+
+# The README's pictures: the tests that take them (real X server and tray for the menu, the
+# statistics during playback and the settings; the reading window's own test), then copied.
+SCREENSHOTS := tray-menu stats-window settings-dialog reading-window
+screenshots: test-deps venv
+	$(BIN)/python -m pytest -q tests/system/test_tray_app.py
+	$(BIN)/python -m pytest -q tests/integration/desktop/test_reader_window.py -k screenshot
+	for name in $(SCREENSHOTS); do cp artifacts/screenshots/$$name.png docs/screenshots/; done
 
 system-deps:
 	@packaging/linux-deps.sh

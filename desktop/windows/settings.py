@@ -387,7 +387,6 @@ class SettingsDialog(QDialog):
         self._lay_out()
         self.provider.currentIndexChanged.connect(self._provider_changed)
         self._provider_changed()
-        self._show_stored_key()
 
     # Public.
 
@@ -491,6 +490,8 @@ class SettingsDialog(QDialog):
         self.forget_key.setEnabled(cloud and self._delete_key is not None)
         if self._voices is not None:
             self._start(self._load_voices(str(self.provider.currentData())), "voxtray-voices")
+        if cloud:
+            self._show_stored_key()
 
     async def _load_voices(self, provider: str) -> None:
         assert self._voices is not None
@@ -580,8 +581,10 @@ class SettingsDialog(QDialog):
 
     def _show_stored_key(self) -> None:
         """Say in the key field which key is stored, masked (``••••abcd``): the user can tell
-        whether one is there, and which, without it ever being shown."""
-        if self._stored_key is not None:
+        whether one is there, and which, without it ever being shown. Only once the cloud
+        voice is chosen: reading the keyring may ask the user to unlock it, which nobody
+        opening the settings for a hotkey should have to do."""
+        if self._stored_key is not None and self.provider.currentData() == "elevenlabs":
             self._start(self._read_stored_key(), "voxtray-stored-key")
 
     async def _read_stored_key(self) -> None:

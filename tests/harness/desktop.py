@@ -222,10 +222,43 @@ class DesktopSession:
                 return None
             time.sleep(interval)
 
-    def screenshot(self, path: Path) -> Path:
+    def pixels(self, area: Geometry) -> bytes:
+        """The RGB bytes of ``area`` of the screen as it is now."""
+        crop = f"{area.width}x{area.height}+{area.x}+{area.y}"
+        return subprocess.run(
+            ["import", "-window", "root", "-crop", crop, "-depth", "8", "rgb:-"],
+            env=self.env,
+            capture_output=True,
+            check=True,
+            timeout=30,
+        ).stdout
+
+    def wait_painted(self, area: Geometry, timeout: float = 10.0) -> None:
+        """Wait until a window just mapped over the (black) root has drawn itself in ``area``:
+        most of it is no longer black, and two looks in a row see the same picture."""
+        last: list[bytes] = []
+
+        def settled() -> bool:
+            now = self.pixels(area)
+            painted = now.count(0) < len(now) // 2
+            stable = bool(last) and last[-1] == now
+            last.append(now)
+            return painted and stable
+
+        self.wait_for(settled, timeout, "the window never finished drawing", interval=0.1)
+
+    def screenshot(self, path: Path, area: Geometry | None = None, margin: int = 8) -> Path:
+        """The screen, or only ``area`` (with ``margin`` pixels around it), as a PNG."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        crop: list[str] = []
+        if area is not None:
+            x, y = max(0, area.x - margin), max(0, area.y - margin)
+            crop = ["-crop", f"{area.width + 2 * margin}x{area.height + 2 * margin}+{x}+{y}"]
         subprocess.run(
-            ["import", "-window", "root", str(path)], env=self.env, check=True, timeout=30
+            ["import", "-window", "root", *crop, "+repage", str(path)],
+            env=self.env,
+            check=True,
+            timeout=30,
         )
         return path
 

@@ -288,7 +288,7 @@ def test_stats_window_screenshot(stats: StatsWindow, qtbot: QtBot) -> None:
     stats.show()
     qtbot.waitExposed(stats)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert stats.grab().save(str(SCREENSHOTS / "stats-window.png"))
+    assert stats.grab().save(str(SCREENSHOTS / "stats-window-widget.png"))
 
 
 # The settings dialog.
@@ -312,6 +312,7 @@ class Keyring:
 
     def __init__(self) -> None:
         self.saved: list[str] = []
+        self.reads = 0
 
     async def save_key(self, key: str) -> None:
         self.saved.append(key)
@@ -322,6 +323,7 @@ class Keyring:
         return had
 
     async def stored_key(self) -> str | None:
+        self.reads += 1
         return f"••••{self.saved[-1][-4:]}" if self.saved else None
 
     async def key_status(self) -> str:
@@ -584,7 +586,7 @@ def test_settings_dialog_screenshot(qtbot: QtBot) -> None:
     dialog.show()
     qtbot.waitExposed(dialog)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    assert dialog.grab().save(str(SCREENSHOTS / "settings-dialog.png"))
+    assert dialog.grab().save(str(SCREENSHOTS / "settings-dialog-widget.png"))
 
 
 async def test_the_stored_key_is_named_masked_never_shown(qtbot: QtBot) -> None:
@@ -599,3 +601,14 @@ async def test_the_stored_key_is_named_masked_never_shown(qtbot: QtBot) -> None:
     qtbot.mouseClick(dialog.forget_key, Qt.MouseButton.LeftButton)
     await dialog.settle()
     assert dialog.api_key.placeholderText() == "No key stored: paste your ElevenLabs API key"
+
+
+async def test_the_keyring_is_not_read_unless_the_cloud_voice_is_chosen(qtbot: QtBot) -> None:
+    """Reading it may make the system ask for the keyring's password: not for a hotkey change."""
+    keyring = Keyring()
+    dialog = dialog_for(qtbot, Settings(), stored_key=keyring.stored_key)
+    await dialog.settle()
+    assert keyring.reads == 0
+    dialog.provider.setCurrentIndex(dialog.provider.findData("elevenlabs"))
+    await dialog.settle()
+    assert keyring.reads == 1

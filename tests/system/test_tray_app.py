@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.desktop import DesktopSession
+from tests.harness.desktop import DesktopSession, Geometry
 from tests.harness.process import die_with_parent
 from tests.harness.pulse import HarnessError, PulseServer, Recording
 from tests.harness.signal import db, dominant_frequency, sound_spans
@@ -246,33 +246,53 @@ def test_screenshots_of_menu_stats_and_settings(app: RunningApp, desktop: Deskto
 
     x, y = icon.center
     desktop.xdotool("mousemove", str(x), str(y), "click", "3")
-    desktop.wait_for(lambda: len(desktop.windows()) > 0 and _menu_open(desktop, icon), 10.0)
-    desktop.screenshot(SCREENSHOTS / "tray-menu.png")
+    menu = desktop.wait_for(lambda: _menu_open(desktop, icon), 10.0, "the menu did not open")
+    assert isinstance(menu, Geometry)
+    # The tray panel and the menu under it, as the user sees them.
+    left, bottom = min(menu.x, icon.x) - 120, max(menu.y + menu.height, icon.y + icon.height)
+    desktop.screenshot(
+        SCREENSHOTS / "tray-menu.png", Geometry(left, 0, 1280 - left, bottom), margin=0
+    )
 
     # Stats during playback: open it from the menu by its keyboard mnemonic (St&ats…).
     app.ask({"cmd": "speak", "text": LONG_TEXT})
     desktop.xdotool("key", "a")
-    stats_window = desktop.wait_for(new_window, 10.0, "the stats window did not open")
-    assert stats_window
-    time.sleep(1.2)  # let the live figures refresh a few times: the point of this picture
-    desktop.screenshot(SCREENSHOTS / "stats-window.png")
+    stats_window = _largest(desktop.wait_for(new_window, 10.0, "the stats window did not open"))
+    # The point of this picture is live figures: a request well under way.
+    desktop.wait_for(lambda: (app.stats()["current_progress"] or 0) > 0.15, 20.0, "no progress")
+    desktop.screenshot(SCREENSHOTS / "stats-window.png", stats_window)
     app.ask({"cmd": "stop"})
+    desktop.xdotool("key", "Escape")  # the stats window closes (so the dialog has the screen)
+    desktop.wait_for(lambda: not _same_window_open(desktop, stats_window), 10.0, "still open")
 
     names_before.update(name for name, _, _ in desktop.windows())
     desktop.xdotool("mousemove", str(x), str(y), "click", "3")
     desktop.wait_for(lambda: _menu_open(desktop, icon), 10.0)
     desktop.xdotool("key", "n")
-    if desktop.wait_for(new_window, 10.0) is None:
+    dialog = desktop.wait_for(new_window, 10.0)
+    if dialog is None:
         pytest.fail(f"the settings dialog did not open:\n{app.log_text()[-1500:]}")
-    desktop.screenshot(SCREENSHOTS / "settings-dialog.png")
+    dialog_area = _largest(dialog)
+    desktop.wait_painted(dialog_area)
+    desktop.screenshot(SCREENSHOTS / "settings-dialog.png", dialog_area)
 
 
-def _menu_open(desktop: DesktopSession, icon: Any) -> bool:
+def _menu_open(desktop: DesktopSession, icon: Any) -> Geometry | None:
     """A popup as tall as VoxTray's menu, mapped right under the tray icon."""
-    return any(
-        geometry.height > 200 and abs(geometry.y - (icon.y + icon.height)) < 400
-        for _, geometry, _ in desktop.windows()
-    )
+    for _, geometry, _ in desktop.windows():
+        if geometry.height > 200 and abs(geometry.y - (icon.y + icon.height)) < 400:
+            return geometry
+    return None
+
+
+def _same_window_open(desktop: DesktopSession, area: Geometry) -> bool:
+    return any(geometry == area for _, geometry, _ in desktop.windows())
+
+
+def _largest(windows: object) -> Geometry:
+    assert isinstance(windows, list) and windows
+    geometry: Geometry = max(windows, key=lambda w: w[1].width * w[1].height)[1]
+    return geometry
 
 
 def test_voxtray_quit_ends_the_app_cleanly(app: RunningApp) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -98,10 +99,16 @@ class PortalHotkeyBackend(QObject):
         try:
             properties = DBusAddress(PORTAL_PATH, PORTAL_NAME, "org.freedesktop.DBus.Properties")
             self._call(properties, "Get", "ss", (SHORTCUTS_INTERFACE, "version"))
+            # A signal that arrives while a method call waits for its reply (a key pressed
+            # while the shortcuts are rebound) would be thrown away by jeepney unless a
+            # filter catches it: these filters put such signals in ``_caught`` for _drain.
+            self._caught: deque[Any] = deque()
+            self._filters: list[Any] = []
             for member, interface in (("Response", REQUEST_INTERFACE), ("Activated", None)):
                 rule = MatchRule(
                     type="signal", interface=interface or SHORTCUTS_INTERFACE, member=member
                 )
+                self._filters.append(self._bus.filter(rule, queue=self._caught))
                 self._call(message_bus, "AddMatch", "s", (rule.serialise(),))
         except (DBusErrorResponse, TimeoutError, OSError) as exc:
             self._bus.close()  # _closed stays True: a scheduled drain does nothing
@@ -110,6 +117,8 @@ class PortalHotkeyBackend(QObject):
         self._tokens = itertools.count(1)
         self._wanted: dict[str, tuple[Hotkey, Callable[[], None]]] = {}
         self._session: str | None = None
+        self._sessions: set[str] = set()
+        """Every session this backend opened (their signals are ours, even late ones)."""
         self._pending: dict[str, Callable[[int, dict[str, Any]], None]] = {}
         self._bind_scheduled = False
         self.problem_handler: Callable[[str], None] = _log.warning
@@ -141,6 +150,8 @@ class PortalHotkeyBackend(QObject):
         self._closed = True
         self._notifier.setEnabled(False)
         self._notifier.activated.disconnect(self._drain)
+        for handle in self._filters:
+            handle.close()
         self._bus.close()
 
     # The conversation with the portal.
@@ -158,6 +169,7 @@ class PortalHotkeyBackend(QObject):
                 self._problem("the desktop did not open a shortcuts session", wanted)
                 return
             self._session = str(results["session_handle"][1])
+            self._sessions.add(self._session)
             shortcuts = [
                 (
                     key,
@@ -233,12 +245,15 @@ class PortalHotkeyBackend(QObject):
     # Incoming messages.
 
     def _dispatch_later(self) -> None:
-        # send_and_get_reply may have read signals into jeepney's buffer: the socket will not
-        # wake the notifier for them, so look at them on the next turn of the event loop.
+        # send_and_get_reply may have read signals (into ``_caught``) or buffered bytes: the
+        # socket will not wake the notifier for them, so look on the next turn of the loop.
         QTimer.singleShot(0, self, self._drain)
 
     def _drain(self) -> None:
         while not self._closed:
+            if self._caught:
+                self._dispatch(self._caught.popleft())
+                continue
             try:
                 message = self._bus.receive(timeout=0)
             except TimeoutError:
@@ -263,7 +278,9 @@ class PortalHotkeyBackend(QObject):
         elif member == "Activated" and fields.get(HeaderFields.interface) == SHORTCUTS_INTERFACE:
             session, key = message.body[0], message.body[1]
             found = self._wanted.get(str(key))
-            if session == self._session and found is not None:
+            # Any session of ours, not only the current one: a key pressed just before a
+            # rebind arrives for the session being replaced. Others' sessions are not ours.
+            if session in self._sessions and found is not None:
                 run_callback(*found)
 
     def _problem(self, what: str, hotkeys: dict[str, tuple[Hotkey, Callable[[], None]]]) -> None:

@@ -77,6 +77,8 @@ class FakePortal(threading.Thread):
     def __init__(self, address: str, *, grant: bool = True) -> None:
         super().__init__(daemon=True)
         self.grant = grant
+        self.pressed_during_close: str | None = None
+        """A key "pressed" while the client waits for the reply to Close (a rebind)."""
         self.bound: list[list[tuple[str, dict[str, Any]]]] = []
         self.closed_sessions: list[str] = []
         self.conn = open_dbus_connection(address)
@@ -117,18 +119,23 @@ class FakePortal(threading.Thread):
                 self.respond(path, 1, {})
         elif member == "Close":
             self.closed_sessions.append(fields[HeaderFields.path])
+            if self.pressed_during_close is not None:
+                self.conn.send(self.activated(self.pressed_during_close))
             self.conn.send(new_method_return(message))
         elif member == "Press":
             (key,) = message.body
-            activated = new_signal(
-                DBusAddress(PORTAL_PATH, interface=SHORTCUTS_INTERFACE),
-                "Activated",
-                "osta{sv}",
-                (SESSION, key, 0, {}),
-            )
-            self.conn.send(activated)
+            self.conn.send(self.activated(key))
             self.conn.send(new_method_return(message))
         return True
+
+    @staticmethod
+    def activated(key: str) -> Message:
+        return new_signal(
+            DBusAddress(PORTAL_PATH, interface=SHORTCUTS_INTERFACE),
+            "Activated",
+            "osta{sv}",
+            (SESSION, key, 0, {}),
+        )
 
     def reply_with_request(self, message: Message, options: dict[str, Any]) -> str:
         sender = message.header.fields[HeaderFields.sender].lstrip(":").replace(".", "_")
@@ -201,6 +208,26 @@ def test_shortcuts_are_bound_in_one_request_and_activation_calls_back(
         backend.unregister_all()
         assert fake.closed_sessions == [SESSION]
     finally:
+        backend.close()
+
+
+def test_a_key_pressed_while_the_shortcuts_are_rebound_is_not_lost(
+    portal: tuple[FakePortal, PortalClient], qtbot: QtBot
+) -> None:
+    """The portal's Activated signal can arrive while the backend waits for a method's reply
+    (here: closing the old session to bind a new set); it must still reach its callback."""
+    fake, _ = portal
+    backend = PortalHotkeyBackend()
+    calls: list[str] = []
+    try:
+        backend.register("Ctrl+Alt+R", lambda: calls.append("read"))
+        qtbot.waitUntil(lambda: len(fake.bound) == 1, timeout=5000)
+        fake.pressed_during_close = "Ctrl+Alt+R"
+        backend.register("Ctrl+Alt+S", lambda: calls.append("stop"))  # rebinds: Close first
+        qtbot.waitUntil(lambda: len(fake.bound) == 2, timeout=5000)
+        qtbot.waitUntil(lambda: calls == ["read"], timeout=5000)
+    finally:
+        fake.pressed_during_close = None
         backend.close()
 
 

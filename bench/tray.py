@@ -98,6 +98,9 @@ def _measure(
                     extra["ratio_to_raw_piper"] = p50 / statistics.median(raw)
                 emit(NAME, f"hotkey_to_first_sound_{voice}_p50", p50, "s", **extra)
                 emit(NAME, f"hotkey_to_first_sound_{voice}_p95", percentile(latencies, 95), "s")
+                # The engine's own part: speak() → first sample handed to the sound card.
+                engine = app.stats()["time_to_first_audio"]
+                emit(NAME, f"engine_time_to_first_audio_{voice}_p50", engine["p50"], "s")
                 if voice == "piper":
                     _idle_cpu(app, bare, idle_seconds)
                 app.voxtray("quit")

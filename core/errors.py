@@ -19,7 +19,8 @@ Underruns are counters in the stats, not exceptions.
     │   ├── BinaryFileError        the file is not text
     │   ├── UnsupportedDocumentError  a kind of file VoxTray cannot read aloud (a scan, a .doc…)
     │   ├── ProtectedDocumentError    encrypted or DRM-locked (a password-protected PDF…)
-    │   └── DamagedDocumentError      a PDF, EPUB or Word file that is truncated or corrupt
+    │   ├── DamagedDocumentError      a PDF, EPUB or Word file that is truncated or corrupt
+    │   └── ExportTargetError      an export's file cannot be written as asked (folder, format)
     ├── ProviderError              a speech provider failed
     │   ├── VoiceNotFoundError     unknown voice id (permanent)
     │   ├── ProviderUnavailableError  the provider cannot start (model missing…) (permanent)
@@ -122,6 +123,11 @@ class ProtectedDocumentError(InputError):
 
 class DamagedDocumentError(InputError):
     """The document's structure is broken (truncated download, corrupt archive)."""
+
+
+class ExportTargetError(InputError):
+    """The audio file cannot be written as asked: a format its name contradicts, a folder that
+    is missing or read-only. The user's to change, so an input error (the CLI exits with 2)."""
 
 
 class ProviderError(VoxTrayError):

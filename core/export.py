@@ -3,7 +3,8 @@ both take.
 
 An export, in order:
 
-1. checks the target's format, before anything is read or written;
+1. checks the target (its format, which must not contradict its name, and its folder), before
+   anything is read or written;
 2. reads a document once (``text/spool.py``): its text, its length and its chapters go to a
    private folder. Plain text files and literal text need none of that and are narrated as
    they are;
@@ -12,7 +13,8 @@ An export, in order:
    ``split_chapters``, one file per chapter (``book-01 Title.mp3``, ``book-00 Opening.mp3`` for
    the text before the first chapter);
 4. writes captions and the chapter list beside each audio file, from the times the segments
-   start in it.
+   start in it; where the voice aligns its audio with the text, a long sentence's caption is
+   cut into shorter cues, each shown when the voice reaches it.
 
 Progress is the fraction of the document's characters narrated and the seconds of audio
 written. Whatever an export wrote is removed when it fails or is cancelled (plain asyncio
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import tempfile
 import threading
 import unicodedata
@@ -34,11 +37,12 @@ from pathlib import Path
 from typing import Literal
 
 from .audio.output import OutputCounters, UtteranceOutput
-from .audio.sinks import FileSink, resolve_format
-from .captions import CaptionEntry, chapter_list, chapter_times, to_lrc, to_srt
+from .audio.sinks import FORMATS, FileSink, folder_problem, resolve_format, write_problem
+from .captions import CaptionEntry, chapter_list, chapter_times, cues, to_lrc, to_srt
 from .engine import build_narrator, export_providers
-from .errors import VoxTrayError
+from .errors import ExportTargetError, VoxTrayError
 from .model import (
+    AudioChunk,
     Event,
     RequestCanceled,
     RequestFailed,
@@ -61,6 +65,7 @@ __all__ = [
     "ExportOptions",
     "ExportProgress",
     "ExportResult",
+    "ExportTargetError",
     "audio_suffix",
     "chapter_file",
     "export_narration",
@@ -143,11 +148,28 @@ class ExportResult:
 
 def audio_suffix(options: ExportOptions) -> str:
     """The audio files' extension. Raises :class:`AudioError` for a format that cannot be
-    written here: checked first, so a book is not read for an export that cannot happen."""
-    resolve_format(options.target, options.format)
-    if options.target.suffix:
-        return options.target.suffix
-    return "." + (options.format or "").lower().lstrip(".")
+    written here, and :class:`ExportTargetError` for a format that contradicts the target's
+    extension (MP3 data in ``book.wav`` plays nowhere): checked first, so a book is not read
+    for an export that cannot happen."""
+    target, asked = options.target, (options.format or "").lower().lstrip(".")
+    chosen = resolve_format(target, options.format)
+    named = FORMATS.get(target.suffix.lower())
+    if asked and named is not None and named != chosen:
+        raise ExportTargetError(
+            f"The format {asked} does not match the file name {target.name}: "
+            f"name it {target.stem}.{asked}, or choose the format {target.suffix[1:].lower()}."
+        )
+    if target.suffix:
+        return target.suffix
+    return "." + asked
+
+
+def _check_folder(options: ExportOptions) -> None:
+    """Fail before a word is synthesized where the audio cannot go (blocking)."""
+    target = options.target
+    problem = folder_problem(target.parent) if options.split_chapters else write_problem(target)
+    if problem is not None:
+        raise ExportTargetError(f"Cannot export to {target.name}: {problem}.")
 
 
 def file_title(title: str, fallback: str) -> str:
@@ -187,6 +209,7 @@ async def export_narration(
     sentence for the user: the input's errors (``INPUT`` category) before any file is written.
     """
     suffix = audio_suffix(options)
+    await asyncio.to_thread(_check_folder, options)
     with tempfile.TemporaryDirectory(prefix="voxtray-export-") as folder:
         plan = await _plan(request, options, suffix, Path(folder), on_warning)
         run = _Run(plan, options, _Progress(plan.length, on_progress))
@@ -313,12 +336,17 @@ class _Progress:
 
 
 class _Timing:
-    """Where each segment of one request starts in its audio file (``SegmentAudible``)."""
+    """Where each segment of one request starts in its audio file (``SegmentAudible``), and
+    what the voice's alignment says of the words inside it (the chunks on their way in)."""
 
     def __init__(self) -> None:
         self.segments: list[tuple[int, int, float]] = []
         """``(source_start, source_end, audio_start)`` in reading order."""
         self._texts: list[str] = []
+        self._aligned: list[tuple[float, float, int]] = []
+        """``(chunk_start, chunk_end, spoken_chars)`` in seconds of the file, of every chunk
+        that came with alignment, in order."""
+        self._written = 0.0
 
     def add(self, event: SegmentAudible) -> None:
         if event.audio_offset is None:
@@ -326,11 +354,32 @@ class _Timing:
         self.segments.append((event.start, event.end, event.audio_offset))
         self._texts.append(event.text)
 
+    def wrote(self, chunk: AudioChunk) -> None:
+        """Counted as the playback counts ``audio_offset``: the same durations, in the same
+        order, so a chunk's time is comparable with the segments' exactly."""
+        start = self._written
+        self._written += chunk.duration
+        if chunk.spoken_chars is not None:
+            self._aligned.append((start, self._written, chunk.spoken_chars))
+
     def entries(self, duration: float) -> list[CaptionEntry]:
-        """One caption per segment, ending where the next begins (the last: the file's end)."""
+        """Captions ending where the next begins (the last: the file's end): one per segment,
+        or, where the voice aligned a long one, one per line of it (:func:`~.captions.cues`)."""
         starts = [at for _start, _end, at in self.segments]
         ends = [*starts[1:], max(duration, starts[-1])] if starts else []
-        return list(zip(starts, ends, self._texts, strict=True))
+        entries: list[CaptionEntry] = []
+        bounds = [*starts[1:], math.inf]  # a chunk belongs to the segment it starts in
+        chunks = iter(self._aligned)
+        pending = next(chunks, None)
+        for start, end, bound, text in zip(starts, ends, bounds, self._texts, strict=True):
+            alignment: list[tuple[int, float]] = []
+            while pending is not None and pending[0] < bound:
+                chunk_start, chunk_end, spoken = pending
+                if chunk_start >= start:
+                    alignment.append((spoken, chunk_end))
+                pending = next(chunks, None)
+            entries.extend(cues(start, end, text, alignment))
+        return entries
 
 
 @dataclass(slots=True)
@@ -357,7 +406,10 @@ class _Run:
         format: str,
     ) -> None:
         self.notes.extend(self.plan.notes)
-        output = _FileSequence(SAMPLE_RATE, format)
+        # Looked up at each chunk: every file has a timing of its own.
+        output = _FileSequence(
+            SAMPLE_RATE, format, on_chunk=lambda chunk: self._timing.wrote(chunk)
+        )
         narrator = build_narrator(
             settings, output=output, voice=voice, interactive=False, providers=providers
         )
@@ -452,10 +504,14 @@ class _FileSequence:
 
     device = "files"
 
-    def __init__(self, sample_rate: int, format: str) -> None:
+    def __init__(
+        self, sample_rate: int, format: str, *, on_chunk: Callable[[AudioChunk], None]
+    ) -> None:
+        """``on_chunk`` sees every chunk on its way into the current file."""
         self.volume = 1.0
         self._rate = sample_rate
         self._format = format
+        self._on_chunk = on_chunk
         self._sink: FileSink | None = None
         self._frames_before = 0
 
@@ -489,7 +545,7 @@ class _FileSequence:
     def start_utterance(self) -> UtteranceOutput:
         if self._sink is None:
             raise RuntimeError("begin() a file before the request that fills it")
-        return self._sink.start_utterance()
+        return _NotedUtterance(self._sink.start_utterance(), self._on_chunk)
 
     def pause(self) -> None:
         return None
@@ -510,3 +566,33 @@ class _FileSequence:
 
     async def aclose(self) -> None:
         await self.end_file()
+
+
+class _NotedUtterance:
+    """An utterance that shows each chunk to ``on_chunk`` before writing it: the chunks carry
+    the voice's alignment, which the playback reads for live progress only."""
+
+    def __init__(self, inner: UtteranceOutput, on_chunk: Callable[[AudioChunk], None]) -> None:
+        self._inner = inner
+        self._on_chunk = on_chunk
+
+    @property
+    def first_sound(self) -> asyncio.Future[float]:
+        return self._inner.first_sound
+
+    @property
+    def finished(self) -> asyncio.Future[float]:
+        return self._inner.finished
+
+    async def write(self, chunk: AudioChunk) -> None:
+        self._on_chunk(chunk)
+        await self._inner.write(chunk)
+
+    def mark(self) -> asyncio.Future[float]:
+        return self._inner.mark()
+
+    def end(self) -> None:
+        self._inner.end()
+
+    def discard(self) -> None:
+        self._inner.discard()

@@ -10,8 +10,11 @@ for the protocol's sake but not applied — an export should not depend on a UI 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +26,7 @@ from .output import OutputCounters, clamp_volume, first_audible
 from .resample import StreamResampler
 
 Frames = npt.NDArray[np.float32]
+_T = TypeVar("_T")
 
 FORMATS: dict[str, tuple[str, str]] = {
     ".wav": ("WAV", "PCM_16"),
@@ -57,11 +61,51 @@ def resolve_format(path: Path, format: str | None = None) -> tuple[str, str]:
             f"choose one of {names}."
         )
     if choice not in supported_formats().values():
+        needed = "1.0.29" if choice[1] == "OPUS" else "1.1"  # the only two that may lack
         raise AudioError(
-            f"This system's libsndfile ({sf.__libsndfile_version__}) cannot write "
-            f"{key.lstrip('.')} files; MP3 needs libsndfile 1.1 or newer."
+            f"This system's audio file library (libsndfile {sf.__libsndfile_version__}) "
+            f"cannot write {key.lstrip('.')} files; they need version {needed} or newer."
         )
     return choice
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why no file can be created in ``folder``, as the end of a sentence; None if none is
+    known. Blocking: a few file-system calls."""
+    if not folder.exists():
+        return f"the folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable"
+    return None
+
+
+def write_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written (its folder, or the path itself), as the end of a
+    sentence; None if none is known. Blocking: a few file-system calls."""
+    problem = folder_problem(path.parent)
+    if problem is not None:
+        return problem
+    if path.is_dir():
+        return f"{path.name} is a folder"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path.name} is read-only"
+    return None
+
+
+def _write_error(path: Path, error: Exception) -> AudioError:
+    """The sentence for a file that could not be opened, written or closed.
+
+    libsndfile says "System error." whatever went wrong (no folder, no permission, a full
+    disk), so the cause is looked for in the file system instead of repeated. Blocking.
+    """
+    reason = write_problem(path)
+    if reason is None and isinstance(error, OSError) and error.strerror:
+        reason = error.strerror[:1].lower() + error.strerror[1:]
+    if reason is None:
+        reason = "the system refused to write it; the disk may be full"
+    return AudioError(f"Cannot write {path}: {reason.rstrip('.')}.")
 
 
 class _SinkUtterance:
@@ -273,38 +317,42 @@ class FileSink(_ClocklessSink):
         self.device = str(self.path)
 
     async def open(self) -> None:
-        if self._file is not None:
-            return
+        if self._file is None:
+            self._file = await asyncio.to_thread(self._guarded, self._open)
+
+    def _open(self) -> sf.SoundFile:
+        return sf.SoundFile(
+            self.path,
+            mode="w",
+            samplerate=self._rate,
+            channels=1,
+            format=self._format,
+            subtype=self._subtype,
+        )
+
+    def _guarded(self, action: Callable[[], _T]) -> _T:
+        """``action`` on the file, its failure told as a sentence (in the worker thread, where
+        the file system may be asked why)."""
         try:
-            self._file = await asyncio.to_thread(
-                sf.SoundFile,
-                self.path,
-                mode="w",
-                samplerate=self._rate,
-                channels=1,
-                format=self._format,
-                subtype=self._subtype,
-            )
-        except (OSError, sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"Cannot write {self.path}: {exc}.") from exc
+            return action()
+        except (OSError, RuntimeError) as exc:  # LibsndfileError is a RuntimeError
+            raise _write_error(self.path, exc) from exc
 
     async def _write(self, frames: Frames) -> None:
-        if self._file is None:
+        file = self._file
+        if file is None:
             raise RuntimeError("open() the file sink before writing")
         # Clip: the resampler may overshoot full scale slightly, and integer and MP3 encoders
         # wrap or distort rather than saturate.
         clipped = np.clip(frames, -1.0, 1.0)
-        try:
-            await asyncio.to_thread(self._file.write, clipped)
-        except (OSError, sf.LibsndfileError, RuntimeError) as exc:
-            raise AudioError(f"Cannot write {self.path}: {exc}.") from exc
+        await asyncio.to_thread(self._guarded, lambda: file.write(clipped))
 
     async def _flush(self) -> None:
         if self._file is not None:
-            await asyncio.to_thread(self._file.flush)
+            await asyncio.to_thread(self._guarded, self._file.flush)
 
     async def aclose(self) -> None:
         await super().aclose()
         file, self._file = self._file, None
         if file is not None:
-            await asyncio.to_thread(file.close)
+            await asyncio.to_thread(self._guarded, file.close)

@@ -413,7 +413,14 @@ class Worker:
 
 class _Place:
     """A document's reading position while it plays: noted as segments are heard, saved when
-    the request ends or every few seconds, forgotten when the document was heard to its end."""
+    the request ends or every few seconds, forgotten when the document was heard to its end.
+
+    The position noted is the start of the sentence before the one being heard, so that a
+    reopened document starts with a sentence already heard: the listener picks up the thread.
+    A clause or a part is only a piece of a sentence, so the sentence is what counts, not the
+    segment. After a move (a jump, a rewind, a skip by paragraph or chapter), the sentence
+    heard before is no longer the one before: the new place itself is noted.
+    """
 
     SAVE_EVERY = 5.0
 
@@ -421,15 +428,27 @@ class _Place:
         self._store = store
         self._key = key
         self.offset = offset
-        self._previous_start: int | None = None
+        self._last: Segment | None = None
+        self._sentence = offset
+        """Start of the sentence being heard."""
+        self._previous: int | None = None
+        """Start of the sentence heard before it (None: none heard since the last move)."""
         self._saved_at = time.monotonic()
 
     def heard(self, segment: Segment) -> None:
-        """Remember the sentence before the one now heard: resuming rewinds one sentence."""
         if self._store is None or self._key is None:
             return
-        self._store.set(self._key, self._previous_start or segment.start)
-        self._previous_start = segment.start
+        last, self._last = self._last, segment
+        # Each stretch of speech (the first, and one after every move) is segmented afresh,
+        # from index 0: a segment that does not follow the last one heard is a new place
+        # (unless it starts the same sentence again: a new speed, a rewind to its start).
+        if last is None or segment.index != last.index + 1:
+            if segment.start != self._sentence:
+                self._sentence, self._previous = segment.start, None
+        elif last.kind.ends_sentence:
+            self._sentence, self._previous = segment.start, self._sentence
+        position = self._sentence if self._previous is None else self._previous
+        self._store.set(self._key, position)
         if time.monotonic() - self._saved_at > self.SAVE_EVERY:
             self.save()
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import re
 import subprocess
+import textwrap
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import soundfile
+from voxtray.core.export import ExportOptions, export_narration
+from voxtray.core.model import SpeakRequest, VoiceRef
+from voxtray.core.providers.registry import ProviderRegistry
+from voxtray.core.providers.tone import ToneProvider
+from voxtray.core.settings import ElevenLabsSettings, Settings, VoiceSettings
 from voxtray.core.text.readers import open_document
 
 from tests.harness.cli import isolated_env, run_voxtray, tone_timeline
@@ -120,3 +126,58 @@ def test_chapters_without_chapter_marks_writes_no_list(
     assert "no chapters" in result.stderr
     srt = (tmp_path / "plain.srt").read_text(encoding="utf-8")
     assert srt.startswith("1\n00:00:00,000 --> ") and srt.endswith("\nJust one sentence.\n")
+
+
+LONG_TEXT = (
+    "Short one. "
+    "This sentence is long enough to need three caption lines on a screen, because it goes on "
+    "and on about nothing at all. And a second long sentence follows it, so that the cues of "
+    "two segments can be told apart."
+)
+
+
+def srt_entries(srt: str) -> list[tuple[float, float, str]]:
+    entries = []
+    for block in srt.split("\n\n"):
+        _index, times, caption = block.rstrip("\n").split("\n")
+        start, end = times.split(" --> ")
+        entries.append((_srt_time(start), _srt_time(end), caption))
+    return entries
+
+
+async def test_an_aligned_voice_times_shorter_cues(tmp_path: Path) -> None:
+    """The tone voice, aligned, says the characters of a segment evenly over its tone: each
+    cue must start when the voice reaches its first word, to the alignment's resolution."""
+    registry = ProviderRegistry()
+    registry.add(ToneProvider(alignment=True))
+    settings = Settings(
+        voice=VoiceSettings(provider="tone", voice="440"),
+        elevenlabs=ElevenLabsSettings(fallback_to_local=False),
+    )
+    target = tmp_path / "long.wav"
+    await export_narration(
+        SpeakRequest(text=LONG_TEXT),
+        ExportOptions(target=target, captions=("srt", "lrc")),
+        settings=settings,
+        voice=VoiceRef("tone", "440"),
+        providers=registry,
+    )
+    expected: list[tuple[float, str]] = []  # each cue's start, from the alignment, and text
+    for segment, start, length in tone_timeline(LONG_TEXT):
+        offset = 0
+        for line in textwrap.wrap(segment.text, 42, break_long_words=False):
+            offset = segment.text.index(line, offset)  # single spaces in LONG_TEXT
+            expected.append((start + length * offset / len(segment.text), line))
+            offset += len(line)
+    assert len(expected) > len(tone_timeline(LONG_TEXT)) + 2  # long segments were cut
+
+    entries = srt_entries((tmp_path / "long.srt").read_text(encoding="utf-8"))
+    assert [caption for _start, _end, caption in entries] == [line for _at, line in expected]
+    for (start, _end, _caption), (at, _line) in zip(entries, expected, strict=True):
+        # A chunk of the tone is 50 ms; its character count is rounded: half a character off.
+        assert start == pytest.approx(at, abs=0.025)
+    for (_start, end, _caption), (following, _e, _c) in pairwise(entries):
+        assert end == following
+    assert entries[-1][1] == pytest.approx(soundfile.info(str(target)).duration, abs=0.01)
+    lrc = (tmp_path / "long.lrc").read_text(encoding="utf-8").splitlines()
+    assert [line.split("]", 1)[1] for line in lrc] == [line for _at, line in expected]

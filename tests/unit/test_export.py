@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
-from voxtray.core.errors import AudioError, EmptyTextError
-from voxtray.core.export import ExportOptions, audio_suffix, chapter_file, file_title
+from voxtray.core.errors import AudioError, EmptyTextError, InputError
+from voxtray.core.export import (
+    ExportOptions,
+    ExportTargetError,
+    audio_suffix,
+    chapter_file,
+    file_title,
+)
 from voxtray.core.text.readers import open_document
 from voxtray.core.text.spool import SpoolStoppedError, spool_document
 
@@ -64,6 +70,29 @@ def test_a_target_without_extension_takes_the_format() -> None:
 def test_an_unknown_format_is_refused_before_anything_is_read() -> None:
     with pytest.raises(AudioError, match="xyz"):
         audio_suffix(ExportOptions(target=Path("book.xyz")))
+
+
+@pytest.mark.parametrize(
+    ("name", "format"), [("out.wav", "mp3"), ("out.mp3", "WAV"), ("out.ogg", "opus")]
+)
+def test_a_format_that_contradicts_the_extension_is_an_input_error(name: str, format: str) -> None:
+    with pytest.raises(ExportTargetError) as failure:
+        audio_suffix(ExportOptions(target=Path(name), format=format))
+    assert isinstance(failure.value, InputError)
+    message = str(failure.value)
+    assert format.lower() in message and name in message
+    assert message.endswith(".") and not message.endswith("..")
+
+
+@pytest.mark.parametrize(
+    ("name", "format", "suffix"),
+    [("out.wav", "wav", ".wav"), ("out.MP3", ".mp3", ".MP3"), ("out.oga", "ogg", ".oga")],
+)
+def test_a_format_that_agrees_with_the_extension_is_fine(
+    name: str, format: str, suffix: str
+) -> None:
+    assert audio_suffix(ExportOptions(target=Path(name), format=format)) == suffix
+    assert audio_suffix(ExportOptions(target=Path(name))) == suffix
 
 
 def test_a_chapter_list_and_split_chapters_exclude_each_other() -> None:

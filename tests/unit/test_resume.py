@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -35,16 +35,25 @@ def book(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def narrator(tmp_path: Path) -> AsyncIterator[Narrator]:
+def store(tmp_path: Path) -> ResumeStore:
+    return ResumeStore(tmp_path / "positions.json")
+
+
+def tone_narrator(store: ResumeStore, *, max_chars: int = 400) -> Narrator:
+    """``max_chars``: a small limit cuts sentences into parts (``SegmentKind.PART``)."""
     registry = ProviderRegistry()
-    registry.add(ToneProvider(seconds_per_char=0.01))
-    store = ResumeStore(tmp_path / "positions.json")
-    async with Narrator(
+    registry.add(ToneProvider(seconds_per_char=0.01, max_chars=max_chars))
+    return Narrator(
         output=ClockedOutput(speed=20.0),
         providers=registry,
         default_voice=VoiceRef("tone", "440"),
         settings=WorkerSettings(resume=store, first_clause_chars=60),
-    ) as narrator:
+    )
+
+
+@pytest.fixture
+async def narrator(store: ResumeStore) -> AsyncIterator[Narrator]:
+    async with tone_narrator(store) as narrator:
         yield narrator
 
 
@@ -156,3 +165,81 @@ def test_a_big_document_is_keyed_by_its_size_and_ends(tmp_path: Path) -> None:
         assert document_key(path) != original
     path.write_bytes(bytes(body) + b"z")
     assert document_key(path) != original
+
+
+def stop_when(
+    narrator: Narrator, heard: Heard, condition: Callable[[SegmentAudible], bool]
+) -> None:
+    """Cancel what plays from inside the event of the first segment that meets ``condition``:
+    nothing more is heard after it, however fast the clocked output runs."""
+
+    def seen(event: Event) -> None:
+        if isinstance(event, SegmentAudible) and condition(event) and not heard.reached.is_set():
+            heard.reached.set()
+            narrator.cancel(event.request_id)
+
+    narrator.add_listener(seen)
+
+
+async def test_after_a_jump_the_saved_place_is_the_new_one(
+    narrator: Narrator, store: ResumeStore, book: Path
+) -> None:
+    """Jump ahead, hear one sentence there, stop: reopening continues at the jump's target,
+    not at the sentence heard before the jump."""
+    target = sentence_start(7)
+    heard = Heard(narrator)
+    jumped = False
+
+    def jump(event: Event) -> None:
+        nonlocal jumped
+        if isinstance(event, SegmentAudible) and event.segment_index == 3 and not jumped:
+            jumped = narrator.jump_to(target)
+
+    narrator.add_listener(jump)
+    # Index 0: the first segment of the stretch after the move (the first stretch has the
+    # target sentence as segment 7).
+    stop_when(narrator, heard, lambda event: event.start == target and event.segment_index == 0)
+    first = narrator.speak(SpeakRequest(source=book))
+    assert isinstance(await first.wait(), RequestCanceled)
+    assert jumped
+    assert [e.start for e in heard.audible()][-1] == target
+    key = await asyncio.to_thread(document_key, book)
+    assert store.get(key) == target
+    assert ResumeStore(store.path).get(key) == target  # saved to disk when the request ended
+
+    heard.events.clear()
+    again = narrator.speak(SpeakRequest(source=book))
+    assert isinstance(await again.wait(), RequestFinished)
+    assert heard.audible()[0].start == target
+
+
+LONG = [
+    f"Sentence {word} is long, and it goes on and on for a while before it ends."
+    for word in "abcdefgh"
+]
+
+
+async def test_resuming_goes_back_to_a_sentence_start_not_a_part(
+    store: ResumeStore, tmp_path: Path
+) -> None:
+    """Sentences too long for one call are cut into parts; stopped in the middle part of the
+    fifth sentence, reopening starts at the beginning of the fourth."""
+    path = tmp_path / "long.txt"
+    path.write_text(" ".join(LONG) + "\n")
+    starts = [len(" ".join(LONG[:index])) + (1 if index else 0) for index in range(len(LONG))]
+    async with tone_narrator(store, max_chars=30) as narrator:
+        heard = Heard(narrator)
+        stop_when(narrator, heard, lambda event: starts[4] < event.start < starts[5] - 20)
+        first = narrator.speak(SpeakRequest(source=path))
+        assert isinstance(await first.wait(), RequestCanceled)
+        last = heard.audible()[-1]
+        assert starts[4] < last.start  # stopped inside a sentence, on a part of it
+        assert heard.audible()[-2].start == starts[4]  # the segment before: the same sentence
+
+        heard.events.clear()
+        again = narrator.speak(SpeakRequest(source=path))
+        assert isinstance(await again.wait(), RequestFinished)
+        resumed = heard.audible()
+        assert resumed[0].start == starts[3]
+        assert LONG[3].startswith(resumed[0].text)
+        assert resumed[-1].text == LONG[-1][-len(resumed[-1].text) :]

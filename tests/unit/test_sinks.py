@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import resource
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from voxtray.core.audio.sinks import FileSink, NullSink, resolve_format, supported_formats
+from voxtray.core.audio import sinks
+from voxtray.core.audio.output import UtteranceOutput
+from voxtray.core.audio.sinks import (
+    FileSink,
+    NullSink,
+    folder_problem,
+    resolve_format,
+    supported_formats,
+    write_problem,
+)
 from voxtray.core.errors import AudioError
 from voxtray.core.model import AudioChunk
 
@@ -69,10 +82,75 @@ def test_format_by_extension_or_name_and_clear_errors(tmp_path: Path) -> None:
         FileSink(tmp_path / "noext")
 
 
-async def test_unwritable_path_is_an_audio_error(tmp_path: Path) -> None:
-    sink = FileSink(tmp_path / "missing-dir" / "out.wav")
-    with pytest.raises(AudioError, match="Cannot write"):
+def assert_clean_sentence(message: str) -> None:
+    """One plain sentence: no libsndfile wording, one period at the end."""
+    assert message.startswith("Cannot write "), message
+    assert message.endswith(".") and not message.endswith(".."), message
+    for jargon in ("Error opening", "System error", "libsndfile", "''"):
+        assert jargon not in message, message
+
+
+async def test_a_missing_folder_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "missing-dir" / "out.wav"
+    sink = FileSink(path)
+    with pytest.raises(AudioError) as failure:
         await sink.open()
+    assert str(failure.value) == (
+        f"Cannot write {path}: the folder {tmp_path / 'missing-dir'} does not exist."
+    )
+
+
+async def test_a_folder_in_place_of_the_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "out.wav").mkdir()
+    with pytest.raises(AudioError) as failure:
+        await FileSink(tmp_path / "out.wav").open()
+    assert str(failure.value) == f"Cannot write {tmp_path / 'out.wav'}: out.wav is a folder."
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+async def test_a_device_that_refuses_writes_is_one_clean_sentence() -> None:
+    with pytest.raises(AudioError) as failure:
+        await FileSink(Path("/dev/full"), format="wav").open()
+    assert_clean_sentence(str(failure.value))
+    assert "disk may be full" in str(failure.value)
+
+
+async def write_all(utt: UtteranceOutput, parts: list[AudioChunk]) -> None:
+    for chunk in parts:
+        await utt.write(chunk)
+    utt.end()
+    await utt.finished
+
+
+async def test_a_write_that_fails_half_way_is_one_clean_sentence(tmp_path: Path) -> None:
+    """The file system stops taking data (a file-size limit here, a full disk for users)."""
+    sink = FileSink(tmp_path / "out.wav", sample_rate=SRC_RATE)
+    await sink.open()
+    utt = sink.start_utterance()
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # else the kernel kills us
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (32_768, limits[1]))
+    try:
+        with pytest.raises(AudioError) as failure:
+            await write_all(utt, chunks(440, 3.0, size=0.5))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous)
+        with contextlib.suppress(AudioError):
+            await sink.aclose()
+    assert_clean_sentence(str(failure.value))
+    assert str(tmp_path / "out.wav") in str(failure.value)
+
+
+def test_a_read_only_folder_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(Tests run as root, who may write anywhere: the permission answer is the system's.)"""
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: False if Path(path) == tmp_path else real(path, mode)
+    )
+    assert write_problem(tmp_path / "out.wav") == f"the folder {tmp_path} is not writable"
+    assert folder_problem(tmp_path / "none") == f"the folder {tmp_path / 'none'} does not exist"
+    assert write_problem(Path(__file__).parent / "new.wav") is None
 
 
 async def test_discarded_file_utterance_writes_no_more(tmp_path: Path) -> None:
@@ -103,3 +181,15 @@ async def test_null_sink_counts_and_resolves() -> None:
     silent.end()
     assert await silent.first_sound <= await silent.finished  # all-silent still resolves
     await sink.aclose()
+
+
+def test_a_format_this_library_lacks_names_the_version_it_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sinks, "supported_formats", lambda: {".wav": ("WAV", "PCM_16")})
+    for name, version in (("a.mp3", "1.1"), ("a.opus", "1.0.29")):
+        with pytest.raises(AudioError) as failure:
+            resolve_format(Path(name))
+        message = str(failure.value)
+        assert f"cannot write {name[2:]} files; they need version {version} or newer." in message
+        assert message.endswith(".") and not message.endswith("..")

@@ -6,7 +6,8 @@ formats, so the segmenter and the reader window see one shape of text whatever t
 
 * blocks are separated by a blank line, which the segmenter takes as the end of a sentence;
 * inside a block, lines (list items, table rows, hard line breaks) are separated by one ``\\n``;
-* runs of spaces collapse to one, soft hyphens and zero-width characters disappear.
+* runs of spaces collapse to one, soft hyphens and zero-width characters disappear;
+* characters no voice can say go, in every format plain text included (:func:`clean_text`).
 
 A chapter mark is recorded when its first block is laid out, at the offset of that block in the
 concatenation of all pieces, which is the coordinate system of the segmenter's offsets: a UI can
@@ -34,6 +35,9 @@ __all__ = [
     "DocumentStream",
     "Warn",
     "clean_inline",
+    "clean_text",
+    "code_block",
+    "unfinished_at",
     "unreadable_error",
 ]
 
@@ -46,9 +50,22 @@ class _Closeable(Protocol):
 
 
 _SPACES = re.compile(r"[^\S\n]+")
-_INVISIBLE = str.maketrans(dict.fromkeys("\u00ad\u200b\u200c\u2060\ufeff"))
+_INVISIBLE = str.maketrans(dict.fromkeys("\u00ad\u200b\u200c\u2060"))
 """Soft hyphens and zero-width marks: layout hints, never spoken (ZWJ stays: emoji need it)."""
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\ufffe"
+"""C0 and C1 controls except tab and line feed, byte order marks and their byte-swapped twin."""
+_BOM_REMNANTS = "\u00ef\u00bb\u00bf|\u00ff\u00fe|\u00fe\u00ff"
+"""Byte order marks of UTF-8 and UTF-16 as they come out of a file decoded as Windows-1252."""
+_CSI = "\x1b\\[[0-?]{0,16}[ -/]{0,2}"
+"""A terminal's colour or cursor code in a saved log, without its final letter."""
+_JUNK = re.compile(f"\r\n?|{_CSI}[@-~]|{_BOM_REMNANTS}|[{_CONTROLS}]")
+_MAYBE_JUNK = re.compile(f"[{_CONTROLS}\u00ef\u00fe\u00ff]")
+_UNFINISHED = re.compile(f"(?:\r|\x1b|{_CSI}|\u00ef\u00bb?|[\u00ff\u00fe])\\Z")
+_LONGEST_UNFINISHED = 20
+_SAID_AS = {"\f": "\n\n", "\v": "\n", "\r": "\n", "\r\n": "\n"}
 _BLOCK_SEPARATOR = "\n\n"
+_FENCE = "```"
+_FENCE_LIKE = re.compile(r"[ \t]*(?:```|~~~)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +89,52 @@ class Block:
     chapter: str | None = None
 
 
+def clean_text(text: str) -> str:
+    """``text`` without what a voice would read as junk or stumble on, line ends made ``\\n``.
+
+    Every reader's text passes through here, plain text included, so that a NUL deep in a
+    log, a terminal colour code or a byte order mark left in the middle of a file (``ÿþ`` once
+    decoded as Windows-1252) is never spoken nor printed by ``voxtray clean``. A form feed is
+    a page break, so it becomes a paragraph break; a vertical tab (Word's line break) a line
+    break. Offsets are those of the result: readers clean before they count.
+    """
+    if _MAYBE_JUNK.search(text) is None:  # the usual case, several times faster than the sub
+        return text
+    return _JUNK.sub(lambda found: _SAID_AS.get(found.group(), ""), text)
+
+
+def unfinished_at(text: str) -> int:
+    """Where a tail of ``text`` starts that the next piece may complete into something
+    :func:`clean_text` removes (``\\r`` before ``\\n``, half a colour code or a BOM remnant);
+    ``len(text)`` if none. A reader that cleans piece by piece holds that tail back, so that
+    the result does not depend on where the pieces were cut."""
+    found = _UNFINISHED.search(text, max(0, len(text) - _LONGEST_UNFINISHED))
+    return found.start() if found else len(text)
+
+
+def code_block(code: str) -> str:
+    """``code`` as a fenced block, which the speakable pass skips, announces or reads as the
+    user chose (``[text] code``), exactly as it treats a fence in plain text.
+
+    A line of the code that looks like a fence itself (a Markdown sample inside a sample)
+    would end the block early for that pass, so it is left out; nothing but whitespace: "".
+    """
+    lines = [line for line in code.split("\n") if not _FENCE_LIKE.match(line)]
+    if not any(line.strip() for line in lines):
+        return ""
+    return "\n".join((_FENCE, *lines, _FENCE))
+
+
 def clean_inline(text: str) -> str:
     """Collapse whitespace (newlines included) to single spaces and drop invisible marks."""
-    return " ".join(text.translate(_INVISIBLE).split())
+    return " ".join(clean_text(text).translate(_INVISIBLE).split())
 
 
 def _clean_block(text: str) -> str:
-    lines = (_SPACES.sub(" ", line).strip() for line in text.translate(_INVISIBLE).split("\n"))
+    lines = (
+        _SPACES.sub(" ", line).strip()
+        for line in clean_text(text).translate(_INVISIBLE).split("\n")
+    )
     return "\n".join(line for line in lines if line)
 
 

@@ -4,8 +4,10 @@ A file dropped on the tray can be anything: a 50 MB log, a Windows-1252 note, a 
 ``.txt``. So the file is checked before the first piece is asked for (the caller reports a bad
 file before the sound card opens), then decoded block by block with an incremental decoder,
 never held whole. Line ends become ``\\n`` so that segment offsets mean the same on every
-platform. Decoding never fails: undecodable bytes become U+FFFD and the caller hears about it
-once, through ``on_warning``, in a sentence fit for the user.
+platform, and control characters go (:func:`~.document.clean_text`). Decoding never fails:
+undecodable bytes become U+FFFD and the caller hears about it once, through ``on_warning``,
+in a sentence fit for the user. UTF-16 is recognised by its byte order mark, or without one
+by the NUL high bytes of Latin-script text.
 
 Documents (Markdown, HTML, EPUB, PDF, Word) go through :func:`open_document`, which recognises
 the format by its content first (``%PDF``, a ZIP holding an EPUB or a Word document, an HTML
@@ -33,7 +35,15 @@ from ..errors import (
     SourceUnreadableError,
     UnsupportedDocumentError,
 )
-from .document import Chapter, DocumentKind, DocumentStream, unreadable_error
+from .document import (
+    Chapter,
+    DocumentKind,
+    DocumentStream,
+    clean_text,
+    unfinished_at,
+    unreadable_error,
+)
+from .formats.archive import ARCHIVE_ERRORS, archive_error
 from .formats.docx import open_docx
 from .formats.epub import open_epub
 from .formats.html import html_blocks
@@ -57,6 +67,11 @@ _CONTROL_RATIO = 0.1
 """A text file has hardly any control characters; above this share of the probe it is data."""
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\v\x1b")
 """Control bytes that plain text does contain (ESC: colour codes in saved terminal logs)."""
+_MIN_UTF16_UNITS = 2
+_UTF16_HIGH_NULS = 0.5
+"""UTF-16 without a BOM: at least this share of the high bytes are NUL…"""
+_UTF16_LOW_NULS = 0.05
+"""…and at most this share of the low bytes (a NUL character is not text anyway)."""
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -136,17 +151,15 @@ class TextSource:
         block_bytes = max(chunk_chars, _MIN_BLOCK_BYTES)
         decoder = codecs.getincrementaldecoder(self.encoding)(_ERRORS)
         tally = _Tally()
-        carry = ""  # a trailing "\r" waits: the next block may start with its "\n"
+        carry = ""  # a trailing "\r" or half a colour code waits for the rest of it
         try:
             with _open(self.path) as file:
                 file.seek(self.bom_length)
                 while True:
                     block = _read(file, self.path, block_bytes)
                     text = carry + _decode(decoder, block, tally, final=not block)
-                    carry = ""
-                    if block and text.endswith("\r"):
-                        text, carry = text[:-1], "\r"
-                    text = text.replace("\r\n", "\n").replace("\r", "\n")
+                    cut = unfinished_at(text) if block else len(text)
+                    text, carry = clean_text(text[:cut]), text[cut:]
                     for at in range(0, len(text), chunk_chars):
                         yield text[at : at + chunk_chars]
                     if not block:
@@ -192,19 +205,49 @@ def probe_text(path: Path) -> TextSource:
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return TextSource(path, encoding, len(bom), info.st_size)
+    complete = len(head) < _PROBE_BYTES
+    utf16 = _utf16_without_bom(head, complete=complete)
+    if utf16 is not None:
+        return TextSource(path, utf16, 0, info.st_size)
     if _looks_binary(head):
         raise BinaryFileError(f"{path.name} is not a text file (it looks like binary data).")
-    encoding = "cp1252" if _looks_single_byte(head, complete=len(head) < _PROBE_BYTES) else "utf-8"
+    encoding = "cp1252" if _looks_single_byte(head, complete=complete) else "utf-8"
     return TextSource(path, encoding, 0, info.st_size)
 
 
-def _looks_binary(head: bytes) -> bool:
-    if b"\0" in head:
+def _looks_binary(head: bytes | str) -> bool:
+    """Whether ``head`` (bytes, or text decoded from them) has the control characters of data."""
+    codes = head if isinstance(head, bytes) else [ord(char) for char in head]
+    if 0 in codes:
         return True
     controls = sum(
-        1 for byte in head if (byte < 0x20 or byte == 0x7F) and byte not in _TEXT_CONTROLS
+        1 for code in codes if (code < 0x20 or code == 0x7F) and code not in _TEXT_CONTROLS
     )
-    return controls > _CONTROL_RATIO * len(head)
+    return controls > _CONTROL_RATIO * len(codes)
+
+
+def _utf16_without_bom(head: bytes, *, complete: bool) -> str | None:
+    """The codec of UTF-16 text saved without a byte order mark, if ``head`` is that.
+
+    Text in a Latin script has a NUL as the high byte of almost every character in UTF-16, so
+    every other byte is NUL and the bytes between hardly ever are. Binary data has NULs
+    scattered at both positions, and what does look the part must still decode cleanly into
+    text without the control characters of data. (UTF-16 text in other scripts, with few
+    NULs, is not recognised: it is refused as binary, as before.)
+    """
+    units = len(head) // 2
+    if units < _MIN_UTF16_UNITS:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    for codec, high, low in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if high < _UTF16_HIGH_NULS * units or low > _UTF16_LOW_NULS * units:
+            continue
+        try:
+            text = codecs.getincrementaldecoder(codec)("strict").decode(head[: 2 * units], complete)
+        except UnicodeDecodeError:
+            return None
+        return None if _looks_binary(text) else codec
+    return None
 
 
 def _looks_single_byte(head: bytes, *, complete: bool) -> bool:
@@ -300,25 +343,33 @@ def open_document(path: Path, *, on_warning: Callable[[str], None] | None = None
     :class:`ProtectedDocumentError` or :class:`DamagedDocumentError`, each naming the file.
     ``on_warning`` receives sentences for the user (a text file that is not UTF-8, PDF pages
     that could not be read), each at most once. An empty document is not an error here.
+
+    Text, Markdown, EPUB and PDF are parsed as the stream goes, so the first piece comes early
+    and memory stays bounded; a part that turns out damaged then raises
+    :class:`DamagedDocumentError` from the iteration. HTML and Word are parsed here, whole.
     """
     kind, text = _sniff(path)
     if kind == "txt":
         assert text is not None
         return DocumentStream(path, kind, text.chunks(on_warning=on_warning))
-    if kind in ("md", "html"):
+    if kind == "md":
+        assert text is not None
+        # The scan for link definitions reads the file first: it gives the encoding warning.
+        blocks = markdown_blocks(text.chunks(), text.chunks(on_warning=on_warning))
+        return DocumentStream.from_blocks(path, kind, blocks)
+    if kind == "html":
         assert text is not None
         markup = "".join(text.chunks(on_warning=on_warning))
-        blocks = markdown_blocks(markup) if kind == "md" else html_blocks(markup)
-        return DocumentStream.from_blocks(path, kind, blocks)
+        return DocumentStream.from_blocks(path, kind, html_blocks(markup))
     if kind == "docx":
         return DocumentStream.from_blocks(path, kind, open_docx(path))
-    if kind == "epub":
-        with _open(path) as file, _zip(path, file) as archive:
-            blocks = open_epub(path, archive)
-        return DocumentStream.from_blocks(path, kind, blocks)
+    # EPUB and PDF are read as the stream goes: the file stays open until the stream is closed.
     file = _open(path)
     try:
-        blocks = open_pdf(path, file, on_warning=on_warning)
+        if kind == "epub":
+            blocks = open_epub(path, _zip(path, file))
+        else:
+            blocks = open_pdf(path, file, on_warning=on_warning)
     except BaseException:
         file.close()
         raise
@@ -359,8 +410,8 @@ def _zip(path: Path, file: BinaryIO) -> zipfile.ZipFile:
         return zipfile.ZipFile(file)
     except (zipfile.BadZipFile, EOFError) as exc:
         raise DamagedDocumentError(f"{path.name} is damaged (the archive is truncated).") from exc
-    except OSError as exc:
-        raise _unreadable(path, exc) from exc
+    except ARCHIVE_ERRORS as exc:
+        raise archive_error(path, exc) from exc
 
 
 def _zip_kind(path: Path, archive: zipfile.ZipFile) -> DocumentKind:
@@ -368,8 +419,8 @@ def _zip_kind(path: Path, archive: zipfile.ZipFile) -> DocumentKind:
     if "mimetype" in names:
         try:
             mimetype = archive.read("mimetype").strip()
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-            raise DamagedDocumentError(f"{path.name} is damaged (the archive is corrupt).") from exc
+        except ARCHIVE_ERRORS as exc:
+            raise archive_error(path, exc) from exc
         if mimetype == b"application/epub+zip":
             return "epub"
     if "META-INF/container.xml" in names and path.suffix.lower() == ".epub":

@@ -196,3 +196,35 @@ DOCX_TEXT = (
     "Small print\n\n"
     "Figures are rounded."
 )
+
+
+def build_book(
+    path: Path, chapters: Sequence[str], *, pictures: int = 0, picture_bytes: int = 1000
+) -> Path:
+    """An EPUB 3 book of ``chapters`` (XHTML bodies), each titled "Part N" in the nav and the
+    NCX, with ``pictures`` images in the manifest that no chapter shows."""
+    book = epub.EpubBook()
+    book.set_identifier("voxtray-test-book-of-parts")
+    book.set_title("Parts")
+    book.set_language("en")
+    items = []
+    for number, body in enumerate(chapters, 1):
+        item = epub.EpubHtml(title=f"Part {number}", file_name=f"text/{number}.xhtml", lang="en")
+        item.content = f"<html><body>{body}</body></html>"
+        book.add_item(item)
+        items.append(item)
+    for number in range(pictures):
+        book.add_item(
+            epub.EpubImage(
+                uid=f"picture{number}",
+                file_name=f"images/{number}.png",
+                media_type="image/png",
+                content=bytes([number % 256]) * picture_bytes,
+            )
+        )
+    book.toc = [epub.Link(item.file_name, item.title, f"part{n}") for n, item in enumerate(items)]
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", *items]
+    epub.write_epub(str(path), book)
+    return path

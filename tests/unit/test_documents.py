@@ -72,7 +72,7 @@ A soft-wrapped line joins its paragraph.
 | rate | 1.0     |
 
 ```python
-print("code is not read aloud")
+print("code is handed on fenced")
 ```
 
 <div class="note">Raw <b>HTML</b> keeps its text.</div>
@@ -88,6 +88,7 @@ MARKDOWN_TEXT = (
     "first item\nsecond item with bold\nnested item\n\n"
     "Options\n\n"
     "Name, Default\nrate, 1.0\n\n"
+    '```\nprint("code is handed on fenced")\n```\n\n'
     "Raw HTML keeps its text.\n\n"
     "Details\n\n"
     "Last words."
@@ -164,6 +165,45 @@ def test_html_without_main_uses_the_body_and_is_recognised_without_extension(
     )
     assert probe_document(path) == "html"
     assert read(path)[0] == "Café society."
+
+
+BLOG = """\
+<html><body>
+<header><a href="/">My Blog</a> <p>Thoughts on things</p></header>
+<nav>Home | Archive</nav>
+<article>
+  <header><h1>An article's title</h1><p class="byline">By Ada, 3 May</p></header>
+  <p>The article starts.</p>
+  <section><header><h2>A section</h2></header><p>Its text.</p></section>
+  <nav>Contents: A section</nav>
+  <footer>Filed under: things</footer>
+</article>
+<footer>Copyright 2024</footer>
+</body></html>
+"""
+
+
+def test_html_skips_the_page_header_and_footer_not_the_article_ones(tmp_path: Path) -> None:
+    """The single article is the root; its header holds the title, its footer the filing line.
+    The page's own header, nav and footer sit outside it and are skipped."""
+    path = tmp_path / "post.html"
+    path.write_text(BLOG, encoding="utf-8")
+    text, chapters, _ = read(path)
+    assert text == (
+        "An article's title\n\nBy Ada, 3 May\n\nThe article starts.\n\n"
+        "A section\n\nIts text.\n\nFiled under: things"
+    )
+    assert [chapter.title for chapter in chapters] == ["An article's title", "A section"]
+
+
+def test_html_page_header_is_skipped_when_the_body_is_the_root(tmp_path: Path) -> None:
+    path = tmp_path / "two.html"
+    path.write_text(
+        "<body><header>Site name</header><article><header><h1>One</h1></header><p>1.</p>"
+        "</article><article><h1>Two</h1><p>2.</p></article><footer>Legal</footer></body>",
+        encoding="utf-8",
+    )
+    assert read(path)[0] == "One\n\n1.\n\nTwo\n\n2."
 
 
 # -- Word -----------------------------------------------------------------------------

@@ -110,7 +110,6 @@ def test_each_third_party_library_lives_in_one_module() -> None:
         "keyring": {"secrets.py"},
         "markdown_it": {"text/formats/markdown.py"},
         "selectolax": {"text/formats/html.py"},
-        "ebooklib": {"text/formats/epub.py"},
         "pypdf": {"text/formats/pdf.py"},
         "docx": {"text/formats/docx.py"},
         "num2words": {"text/speakable.py"},

@@ -12,8 +12,6 @@ MB, and a Word file's pictures are not decoded.
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,30 +23,40 @@ from docx.text.paragraph import Paragraph
 
 from ...errors import DamagedDocumentError
 from ..document import Block, clean_inline
+from .archive import ARCHIVE_ERRORS, archive_error
 
 __all__ = ["open_docx"]
 
 _CHAPTER_STYLES = frozenset({"title", "heading 1", "heading 2"})
+_INCOMPLETE = (PackageNotFoundError, KeyError, AttributeError, TypeError, IndexError)
+"""What python-docx raises on a package that lacks a part or is not built as it expects."""
 
 
 def open_docx(path: Path) -> Iterator[Block]:
     """Parse ``path`` now (a damaged file fails here), then yield its blocks."""
     try:
         document = docx.Document(str(path))
-    except (
-        zipfile.BadZipFile,
-        zlib.error,
-        EOFError,
-        PackageNotFoundError,
-        KeyError,
-        ValueError,
-    ) as exc:
+    except SyntaxError as exc:  # lxml's XMLSyntaxError: a part of the package is not XML
+        raise _corrupt(path) from exc
+    except _INCOMPLETE as exc:
         raise DamagedDocumentError(
             f"{path.name} is damaged (it is not a complete Word document)."
         ) from exc
-    except SyntaxError as exc:  # lxml's XMLSyntaxError: a part of the package is not XML
-        raise DamagedDocumentError(f"{path.name} is damaged (its text part is corrupt).") from exc
-    return _blocks(document)
+    except ARCHIVE_ERRORS as exc:
+        raise archive_error(path, exc) from exc
+    return _checked(path, _blocks(document))
+
+
+def _corrupt(path: Path) -> DamagedDocumentError:
+    return DamagedDocumentError(f"{path.name} is damaged (its text part is corrupt).")
+
+
+def _checked(path: Path, blocks: Iterator[Block]) -> Iterator[Block]:
+    """``blocks``, with python-docx's surprise at a strangely built part made a damaged file."""
+    try:
+        yield from blocks
+    except (*_INCOMPLETE, ValueError) as exc:
+        raise _corrupt(path) from exc
 
 
 def _blocks(document: Any) -> Iterator[Block]:

@@ -28,13 +28,24 @@ laid out and four either side, for the header rule); pypdf keeps the page object
 
 The eager checks (encrypted, damaged, no text layer) run when the document is opened. A page
 that fails to extract later is skipped and reported once through ``on_warning``.
+
+pypdf reports what it repairs through :mod:`logging` ("EOF marker not found", "incorrect
+startxref pointer"), which would reach the application's log looking like VoxTray's own. While
+this module calls pypdf, the ``pypdf`` logger keeps its records to itself (a handler of its own,
+no propagation; restored when no reading is inside pypdf) and hands them to the reading that
+caused them. Signs of a damaged file become one sentence through ``on_warning``; the rest
+(fonts it guesses, odd but harmless structures) is noise to a listener and is dropped.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -72,11 +83,92 @@ _DIGITS = re.compile(r"\d+")
 _PAGE_ERRORS = (PyPdfError, KeyError, ValueError, TypeError, AttributeError, IndexError)
 """What pypdf raises on a malformed page: its own errors and the lookups it does not guard."""
 
+_REPAIRED = re.compile(
+    r"EOF marker|startxref|xref|trailer|not defined|wrong pointing|repaired|rebuild|truncated"
+    r"|invalid stream|ended unexpectedly",
+    re.IGNORECASE,
+)
+"""What pypdf says when it reads around damage to the file's structure."""
+
 Warn = Callable[[str], None]
+
+
+class _Notes:
+    """What pypdf logged during one reading, boiled down to what the listener should hear."""
+
+    def __init__(self, path: Path, warn: Warn | None) -> None:
+        self._path = path
+        self._warn = warn
+        self._repaired = False
+        self._told = False
+
+    def take(self, record: logging.LogRecord) -> None:
+        # The template, not the formatted message: pypdf's values never decide the class.
+        if _REPAIRED.search(str(record.msg)):
+            self._repaired = True
+
+    def tell(self) -> None:
+        """Pass the sentence on, the first time there is one."""
+        if self._repaired and not self._told and self._warn is not None:
+            self._told = True
+            self._warn(
+                f"{self._path.name} is damaged in places; VoxTray reads what it can of it, "
+                "so some text may be missing."
+            )
+
+
+class _PypdfLog(logging.Handler):
+    """Keeps pypdf's log records from the application's log while this module calls pypdf."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._logger = logging.getLogger("pypdf")
+        self._callers = 0
+        self._callers_lock = threading.Lock()
+        self._propagate = True
+        self._notes: ContextVar[_Notes | None] = ContextVar("pypdf_notes", default=None)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        notes = self._notes.get()
+        if notes is not None:
+            notes.take(record)
+        else:  # pypdf called by someone else while a reading is on: their record, as before
+            logging.getLogger().handle(record)
+
+    @contextmanager
+    def into(self, notes: _Notes) -> Iterator[None]:
+        """Hand the records of pypdf calls made in this block, on this thread, to ``notes``."""
+        token = self._notes.set(notes)
+        with self._callers_lock:
+            if not self._callers:
+                self._propagate = self._logger.propagate
+                self._logger.addHandler(self)
+                self._logger.propagate = False
+            self._callers += 1
+        try:
+            yield
+        finally:
+            with self._callers_lock:
+                self._callers -= 1
+                if not self._callers:
+                    self._logger.removeHandler(self)
+                    self._logger.propagate = self._propagate
+            self._notes.reset(token)
+
+
+_PYPDF_LOG = _PypdfLog()
 
 
 def open_pdf(path: Path, file: BinaryIO, *, on_warning: Warn | None = None) -> Iterator[Block]:
     """Check ``file`` now (encrypted, damaged, scanned), then yield its blocks page by page."""
+    notes = _Notes(path, on_warning)
+    with _PYPDF_LOG.into(notes):
+        reader, marks = _check(path, file)
+    notes.tell()
+    return _Layout(path, reader, marks, notes, on_warning).blocks()
+
+
+def _check(path: Path, file: BinaryIO) -> tuple[PdfReader, dict[int, list[str]]]:
     try:
         reader = PdfReader(file)
         encrypted = reader.is_encrypted
@@ -95,7 +187,7 @@ def open_pdf(path: Path, file: BinaryIO, *, on_warning: Warn | None = None) -> I
         raise UnsupportedDocumentError(
             f"{path.name} has no text layer (it is scanned images); VoxTray can't read it aloud."
         )
-    return _Layout(path, reader, _outline(reader), on_warning).blocks()
+    return reader, _outline(reader)
 
 
 def _protected(path: Path) -> ProtectedDocumentError:
@@ -172,11 +264,17 @@ class _Layout:
     """Streams pages through the header window and joins their lines into paragraphs."""
 
     def __init__(
-        self, path: Path, reader: PdfReader, marks: dict[int, list[str]], warn: Warn | None
+        self,
+        path: Path,
+        reader: PdfReader,
+        marks: dict[int, list[str]],
+        notes: _Notes,
+        warn: Warn | None,
     ) -> None:
         self._path = path
         self._reader = reader
         self._marks = marks
+        self._notes = notes
         self._warn = warn
         self._words: set[str] = set()
         self._compounds: set[str] = set()
@@ -225,10 +323,12 @@ class _Layout:
 
     def _extract(self, index: int) -> _Page:
         try:
-            text = _page_text(self._reader, index)
+            with _PYPDF_LOG.into(self._notes):
+                text = _page_text(self._reader, index)
         except _PAGE_ERRORS:
             self._skipped += 1
             text = ""
+        self._notes.tell()
         if len(self._words) < _VOCABULARY_LIMIT:
             for word in _WORD.findall(text):
                 word = word.lower()

@@ -379,7 +379,7 @@ class Worker:
         def on_end(length: int) -> None:
             emit_soon(TextEnded(request_id=request_id, length=length))
 
-        # Opening checks and, for Markdown, HTML and Word, parses the whole file: off the loop.
+        # Opening checks the file and, for HTML and Word, parses it whole: off the loop.
         first: Iterator[str] = await asyncio.to_thread(open_document, source, on_warning=warn)
         return SeekableText(
             reopen, first=first, on_text=on_text, on_chapter=on_chapter, on_end=on_end

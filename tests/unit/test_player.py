@@ -7,6 +7,7 @@ too, and every interleaving is deterministic.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,9 +152,15 @@ async def test_events_resolve_when_playback_reaches_them(setup: Any) -> None:
     factory.stream.pull(256)
     await settle()
     assert utt.first_sound.done() and not mark.done()
+    reached = time.monotonic()
     factory.stream.pull(256)
     await settle()
-    assert mark.done() and not utt.finished.done()
+    assert not utt.finished.done()
+    # A mark is what a highlight follows: it resolves when its sample is *heard*, the device's
+    # delay later (the fake gives no DAC time, so its latency, 0.1 s, stands in).
+    assert not mark.done()
+    heard_at = await asyncio.wait_for(mark, 2.0)
+    assert heard_at >= reached + 0.1 - 0.01 and time.monotonic() >= reached + 0.09
     factory.stream.pull(256)
     await settle()
     assert utt.finished.done()

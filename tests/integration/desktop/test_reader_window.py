@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette, QTextCursor
@@ -47,7 +48,9 @@ from voxtray.desktop.windows.reader import NOTHING_PLAYS, ReaderWindow
 from voxtray.desktop.windows.reading_view import MIN_CONTRAST, contrast, highlight_colors
 
 from tests.fakes.clocked_output import ClockedOutput
+from tests.harness.pulse import PulseServer
 from tests.harness.qtasync import wait_until
+from tests.harness.signal import dominant_frequency
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOT = ROOT / "artifacts" / "screenshots" / "reading-window.png"
@@ -786,3 +789,93 @@ async def test_keyboard_shortcuts_skip_and_rewind(qtbot: QtBot) -> None:
         assert calls == ["skip sentence", "rewind sentence"]
         _, start, *_ = await wait_until(bridge.segmentHeard, lambda *_: True)
         assert start <= sentences[2][0]  # heard again from the sentence, or the one before
+
+
+# -- against the sound itself -------------------------------------------------------------------
+
+
+@pytest.mark.sound
+async def test_the_highlight_is_what_the_speakers_play(pulse: PulseServer) -> None:
+    """The highlighted range at time t is the segment audible at t, checked on real sound.
+
+    The tone voice gives each segment its own pitch (300 Hz, 400 Hz, …); the real player plays
+    into the null sink, whose monitor is recorded, while the window's highlight is sampled each
+    time it moves. At every sample, the pitch heard at that moment must be the pitch of the
+    highlighted segment, and the highlight moves within 50 ms of the sound (the device's own
+    delay, 0.1 s here, is accounted for by the player; the figures are printed).
+    """
+    from voxtray.core.audio.player import Player
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)  # as the tray app: closing it must not stop the loop
+    registry = ProviderRegistry()
+    registry.add(ToneProvider(sample_rate=RATE, seconds_per_char=0.01, chunk_seconds=0.05))
+    player = Player(latency=0.1)
+    narrator = Narrator(
+        output=player,
+        providers=registry,
+        default_voice=VoiceRef("tone", "step:300:100"),
+        settings=WorkerSettings(lookahead_seconds=2.0, first_clause_chars=200),
+    )
+    events: list[Event] = []
+    samples: list[tuple[float, tuple[int, int] | None]] = []
+    async with narrator:
+        detach = narrator.add_listener(events.append)
+        bridge = NarratorBridge(narrator)
+        transcript = Transcript(bridge)
+        window = ReaderWindow(transcript)
+        window.wordChanged.connect(
+            lambda: samples.append((time.monotonic(), window.highlighted_sentence()))
+        )
+        window.show()
+        try:
+            with pulse.recorder() as recorder:
+                handle = narrator.speak(SpeakRequest(text=TEXT))
+                await wait_until(bridge.finished, lambda rid: rid == int(handle.request_id), 30)
+            heard = recorder.result
+        finally:
+            window.close()
+            bridge.close()
+            detach()
+            window.deleteLater()
+            transcript.deleteLater()
+    pitch_of = {
+        (e.start, e.end): 300 + 100 * e.segment_index
+        for e in events
+        if isinstance(e, SegmentAudible)
+    }
+    assert len(pitch_of) == len(SENTENCES)  # one segment per sentence, each its own pitch
+    # When the sound changed segment, from the recording: the middle of the pitch step.
+    changes = []
+    step = int(0.01 * heard.rate)
+    previous = None
+    for index in range(0, len(heard.samples) - 2 * step, step):
+        window_samples = heard.samples[index : index + 2 * step]
+        if np.abs(window_samples).max() < 0.05:
+            continue
+        pitch = round(dominant_frequency(window_samples, heard.rate) / 100) * 100
+        if previous is not None and pitch != previous:
+            changes.append(heard.time_of(index + step))
+        previous = pitch
+    assert len(changes) == len(SENTENCES) - 1, changes
+    # When the highlight changed segment.
+    moves = [
+        t
+        for (t, span), (_, before) in zip(samples[1:], samples, strict=False)
+        if span != before and span is not None and before is not None
+    ]
+    leads = [min(abs(change - move) for move in moves) for change in changes]
+    print(f"highlight vs sound at each change of sentence (s): {[round(x, 3) for x in leads]}")
+    assert max(leads) <= 0.05  # the device's own delay is accounted for
+    # Away from the changes, the highlighted segment is the one heard.
+    checked = 0
+    for at, span in samples:
+        if span is None or min(abs(at - change) for change in changes) < 0.2:
+            continue
+        piece = heard.samples[heard.index_of(at) - step : heard.index_of(at) + step]
+        if len(piece) < 2 * step or np.abs(piece).max() < 0.05:
+            continue
+        assert abs(dominant_frequency(piece, heard.rate) - pitch_of[span]) < 40, (at, span)
+        checked += 1
+    assert checked >= 10

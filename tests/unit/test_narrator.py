@@ -7,6 +7,7 @@ segment, with the ``step:`` voices) it was.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -23,6 +24,7 @@ from voxtray.core.model import (
     RequestFinished,
     RequestQueued,
     RequestStarted,
+    RequestWarning,
     SegmentAudible,
     SpeakRequest,
     TextEnded,
@@ -352,3 +354,32 @@ async def test_progress_is_measured_against_the_texts_length(
     assert isinstance(await handle.wait(), RequestFinished)
     assert events.of(RequestStarted)[-1].length is None
     assert [e.length for e in events.of(TextEnded)] == [len("Chapter one is short. " * 40)]
+
+
+async def test_each_language_is_read_by_its_own_voice(output: ClockedOutput) -> None:
+    """French paragraphs go to the French voice, English to the default; a language without a
+    voice (German here) is read by the default voice, and the listener is told once."""
+    from voxtray.core.text.language import LanguageVoices
+    from voxtray.core.text.prepare import TextOptions, TextPreparer
+
+    registry = ProviderRegistry()
+    registry.add(ToneProvider(sample_rate=RATE, seconds_per_char=0.01, chunk_seconds=0.05))
+    preparer = TextPreparer(TextOptions(), voices=LanguageVoices("en", {"fr": {"tone": "660"}}))
+    narrator = Narrator(
+        output=output,
+        providers=registry,
+        default_voice=tone("440"),
+        settings=WorkerSettings(lookahead_seconds=2.0, first_clause_chars=400, text=preparer),
+    )
+    english = "The quick brown fox jumps over the lazy dog while the farmer watches."
+    french = "Le renard brun rapide saute par-dessus le chien paresseux du fermier."
+    german = "Der schnelle braune Fuchs springt über den faulen Hund des alten Bauern."
+    async with narrator:
+        events = Recorder(narrator)
+        text = f"{english}\n\n{french}\n\n{german}\n\n{german}"
+        assert isinstance(await narrator.speak(SpeakRequest(text=text)).wait(), RequestFinished)
+    pitches = [round(f / 10) * 10 for f in frequencies(output.utterances[-1].samples, 0.05)]
+    runs = [pitch for pitch, _ in itertools.groupby(p for p in pitches if p in (440, 660))]
+    assert runs == [440, 660, 440]
+    notes = [w.message for w in events.of(RequestWarning) if "German" in w.message]
+    assert len(notes) == 1, events.of(RequestWarning)

@@ -1,17 +1,22 @@
-"""Which language each paragraph is in, and which voice reads it.
+"""Which language each stretch of text is in, and which voice reads it.
 
 An English voice reading French sounds like a parody, and "1 234" is said differently in each
-language. So paragraphs are detected (langdetect, seeded so that the same text always gets the
-same answer) and each language can map to a voice per provider.
+language. So text is detected (langdetect, seeded so that the same text always gets the same
+answer) and each language can map to a voice per provider.
 
-Short text is where detectors guess: a paragraph shorter than ``min_chars`` ("OK.", a heading,
-a name), or one the detector is unsure of, keeps the language of the paragraph before it (the
-default language for the first). Detection can be switched off; then everything is in the
-default language.
+What is detected is a segment, not a paragraph: the narrator's scheduler and ``voxtray clean``
+alike call :meth:`~.prepare.RequestText.context` for each segment the segmenter makes (the
+first clause, then sentences or parts of long ones), in order, and that asks
+:class:`LanguageTracker` here. A sentence of 40 characters or more is enough for langdetect.
+(:func:`paragraphs` splits at blank lines for a caller that wants real paragraphs; the
+pipeline does not use it.)
 
-In the engine a "paragraph" is a segment (a sentence or a part of one): segments are what
-reach the scheduler, and a sentence of 40 characters or more is enough for langdetect.
-``voxtray clean`` on a whole file detects per real paragraph.
+Short text is where detectors guess: a segment shorter than ``min_chars`` ("OK.", a heading,
+a name, often the first clause), one with hardly any different letters ("a.a.a…", "xxxx",
+"ha ha ha": not language at all, and the slowest kind for langdetect, which never becomes
+sure of it), or one the detector is unsure of, keeps the language of the segment before it
+(the default language for the first). Detection can be switched off; then everything is in
+the default language.
 
 The voice mapping lives in ``config_dir()/languages.toml``, because the settings file holds
 scalars only::
@@ -59,35 +64,67 @@ LANGUAGES_FILE_NAME = "languages.toml"
 DEFAULT_MIN_CHARS = 40
 _MIN_PROBABILITY = 0.8
 """Below this, langdetect's best guess is a guess: the previous language is kept."""
+_MIN_LETTERS = 5
+"""Text with fewer different letters than this is not language; it is not worth detecting."""
 
 DetectorFactory.seed = 0  # langdetect is randomized; seeded, the same text gets the same answer
 _LOCK = threading.Lock()  # langdetect's factory loads its profiles lazily and is not thread-safe
 
 _NAMES = {
+    # Every language langdetect has a profile for (55: "zh-cn" and "zh-tw" are both "zh").
+    "af": "Afrikaans",
     "ar": "Arabic",
+    "bg": "Bulgarian",
+    "bn": "Bengali",
+    "ca": "Catalan",
     "cs": "Czech",
+    "cy": "Welsh",
     "da": "Danish",
     "de": "German",
     "el": "Greek",
     "en": "English",
     "es": "Spanish",
+    "et": "Estonian",
+    "fa": "Persian",
     "fi": "Finnish",
     "fr": "French",
+    "gu": "Gujarati",
     "he": "Hebrew",
     "hi": "Hindi",
+    "hr": "Croatian",
     "hu": "Hungarian",
+    "id": "Indonesian",
     "it": "Italian",
     "ja": "Japanese",
+    "kn": "Kannada",
     "ko": "Korean",
+    "lt": "Lithuanian",
+    "lv": "Latvian",
+    "mk": "Macedonian",
+    "ml": "Malayalam",
+    "mr": "Marathi",
+    "ne": "Nepali",
     "nl": "Dutch",
     "no": "Norwegian",
+    "pa": "Punjabi",
     "pl": "Polish",
     "pt": "Portuguese",
     "ro": "Romanian",
     "ru": "Russian",
+    "sk": "Slovak",
+    "sl": "Slovenian",
+    "so": "Somali",
+    "sq": "Albanian",
     "sv": "Swedish",
+    "sw": "Swahili",
+    "ta": "Tamil",
+    "te": "Telugu",
+    "th": "Thai",
+    "tl": "Tagalog",
     "tr": "Turkish",
     "uk": "Ukrainian",
+    "ur": "Urdu",
+    "vi": "Vietnamese",
     "zh": "Chinese",
 }
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
@@ -114,6 +151,8 @@ def detect_language(text: str, *, min_chars: int = DEFAULT_MIN_CHARS) -> str | N
     """The language of ``text`` ("fr", "zh"…), or None when it is too short or unclear."""
     if len(text.strip()) < min_chars:
         return None
+    if sum(1 for char in set(text) if char.isalpha()) < _MIN_LETTERS:
+        return None
     try:
         with _LOCK:
             found = detect_langs(text)
@@ -125,7 +164,7 @@ def detect_language(text: str, *, min_chars: int = DEFAULT_MIN_CHARS) -> str | N
 
 
 class LanguageTracker:
-    """The language of successive paragraphs of one text, in order."""
+    """The language of successive stretches (segments) of one text, in order."""
 
     def __init__(
         self, *, enabled: bool = True, min_chars: int = DEFAULT_MIN_CHARS, default: str = "en"
@@ -134,10 +173,10 @@ class LanguageTracker:
         self._min_chars = min_chars
         self.current = _base(default)
 
-    def language_of(self, paragraph: str) -> str:
-        """The language of the next paragraph (short or unclear: the one before it)."""
+    def language_of(self, text: str) -> str:
+        """The language of the next stretch (short or unclear: the one before it)."""
         if self._enabled:
-            found = detect_language(paragraph, min_chars=self._min_chars)
+            found = detect_language(text, min_chars=self._min_chars)
             if found is not None:
                 self.current = found
         return self.current

@@ -14,6 +14,11 @@ A segment's ``start`` and ``end`` are offsets into the concatenation of all piec
 ``text`` is exactly that slice without surrounding whitespace. pysbd's own offsets are not
 trusted (its ``char_span`` is known to drift); its sentences are located again in the source.
 
+A segment never ends inside a link (a URL, a bare host name, an e-mail address: what
+:data:`.speakable.LINK` finds), because pysbd ends a sentence at every "?" and "!", even in
+"example.com/a?q=1", and the voice would then pause mid-link and read the query as a sentence
+of its own. Only a link longer than ``max_chars`` is cut, hard, like any other such run.
+
 A segment's kind says what follows its end: the first clause (``CLAUSE``), a sentence end
 (``SENTENCE``: the end of a sentence, a paragraph, a heading, a list item or the text), or the
 middle of a sentence cut because it was too long (``PART``).
@@ -23,12 +28,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 import pysbd
 
 from ..model import Segment, SegmentKind
+from .speakable import LINK
 
 __all__ = ["HARD_BREAK", "Segmenter", "segment_text"]
 
@@ -214,6 +221,15 @@ class Segmenter:
             end, kind = region_end, SegmentKind.SENTENCE
         else:
             end, kind = self._first_cut(start, limit, region_end), SegmentKind.CLAUSE
+            if self._link_test(start, region_end)(end):
+                # The text opens with a link longer than a first clause: it goes out whole.
+                link_end = _WS.search(self._buf, end, start + self._max)
+                if link_end is None and not final and len(self._buf) < start + self._max:
+                    return False
+                hard = min(len(self._buf), start + self._max)
+                end = link_end.start() if link_end else self._safe_cut(start, hard)
+                if final and not self._buf[end:].strip():
+                    kind = SegmentKind.PARAGRAPH
         if kind is SegmentKind.SENTENCE and complete and not self._buf[end:region_end].strip():
             kind = SegmentKind.PARAGRAPH
         self._emit(start, end, kind)
@@ -341,7 +357,36 @@ class Segmenter:
                 return ends, False
             pos = at + len(piece)
             ends.append(start + pos)
-        return ends, True
+        return self._outside_links(ends, start, end), True
+
+    def _outside_links(self, ends: list[int], start: int, end: int) -> list[int]:
+        """``ends`` without those inside a link.
+
+        pysbd ends a sentence at every "?" and "!", even in "example.com/a?q=1"; a segment
+        boundary there is a pause mid-link and "q equals one" read as a sentence of its own.
+        Only an end glued to the next character can be in a link, so prose pays nothing.
+        """
+        if all(e >= end or self._buf[e].isspace() for e in ends):
+            return ends
+        inside = self._link_test(start, end)
+        return [e for e in ends if not inside(e)]
+
+    def _link_test(self, start: int, end: int) -> Callable[[int], bool]:
+        """Whether a position in ``_buf[start:end]`` is strictly inside a link.
+
+        The stretch is searched as a string of its own, as the speakable pass will see the
+        segment, and so that what precedes it (which may or may not be buffered still) does
+        not matter.
+        """
+        found = LINK.finditer(self._buf[start:end])
+        links = [(start + link.start(), start + link.end()) for link in found]
+        starts = [first for first, _ in links]
+
+        def inside(pos: int) -> bool:
+            before = bisect_left(starts, pos) - 1
+            return before >= 0 and links[before][1] > pos
+
+        return inside
 
     def _emit_sentence(
         self, start: int, end: int, kind: SegmentKind = SegmentKind.SENTENCE

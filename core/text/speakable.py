@@ -4,7 +4,8 @@ A local voice reads "$5.20" as "dollar five point two zero" and a URL letter by 
 nothing useful for an emoji, and spends a minute on a fenced code block. So before a segment
 goes to a voice, :func:`make_speakable` rewrites it:
 
-* URLs and e-mail addresses become "link to example dot com" and "ada at example dot com";
+* URLs, bare host names ("example.com/docs", if the domain is one of a few well-known ones)
+  and e-mail addresses become "link to example dot com" and "ada at example dot com";
 * code: fenced blocks (```` ``` ```` or ``~~~``) and inline `` `code` `` are skipped, announced
   ("Code block.") or read, as the user chose; inline code is part of its sentence, so
   "announce" reads it (it is short), and only whole blocks are announced;
@@ -21,9 +22,12 @@ still point into the source. Whitespace runs become one space and the ends are t
 ``voxtray clean`` prints is byte for byte what a voice receives.
 
 Everything is one pass of one precompiled pattern (per language and mode) over the text, so
-the cost is linear in its length. Rules for dates, ordinals, unit names and abbreviations are
-English first; other languages get their numbers, currency and percent in their own words
-(where num2words knows the language) and the rest as written. Nothing here raises for odd
+the cost is linear in its length, provided no alternative can start inside a run it then fails
+to match: an e-mail tried from every letter of "a.a.a…" costs the square of the run (a 10,000
+character segment of it took seconds), so patterns of unbounded length start only where their
+run starts. Rules for dates, ordinals, unit names and abbreviations are English first; other
+languages get their numbers, currency and percent in their own words (where num2words knows
+the language) and the rest as written. Nothing here raises for odd
 input: a rule that cannot make sense of its match leaves the text as written.
 """
 
@@ -42,6 +46,7 @@ import num2words as num2words_module
 from .offsets import OffsetMap, OffsetMapBuilder
 
 __all__ = [
+    "LINK",
     "CodeMode",
     "EmojiMode",
     "Spoken",
@@ -307,10 +312,36 @@ _MAX_DIGITS = 15
 """Longer digit strings (ids, card numbers) are left as written: nobody says them as numbers."""
 
 _FENCE_LINE = re.compile(r"^[ \t]*(?:```|~~~)[^\n]*(?:\n|\Z)", re.MULTILINE)
+
 _MAYBE_EMOJI = re.compile(
     "[\u00a9\u00ae\u203c-\u2bff\u3030\u303d\u3297\u3299\U0001f000-\U0001faff\ufe0f\u20e3]"
 )
 _SKIN_TONE = re.compile(r"_(?:light|medium-light|medium|medium-dark|dark)_skin_tone")
+
+# -- links ---------------------------------------------------------------------------------------
+# A link ends before trailing punctuation: "see example.com/a." ends a sentence after the link.
+_LINK_TAIL = r"[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]"
+_TOP_LEVEL_DOMAINS = (
+    "com net org edu gov info biz io dev co eu uk de fr es nl ch se dk fi ie ru jp cn au ca nz br"
+)
+"""What a bare host name ("example.com", no scheme, no "www.") must end with to be read as a
+link. A short list rather than a rule, because many two-letter country codes are also an
+English word ("end.it", "see.in", "us", "me", "to") or a file extension (".py", ".sh", ".md",
+".pl", ".rs"); only the big generic domains and country codes that are neither are here, in
+lower case ("end.Next" is a sentence without its space, not a host)."""
+_SCHEME_URL = rf"(?i:\b(?:(?:https?|ftp)://|www\.)){_LINK_TAIL}"
+# A bare host starts only after a character that cannot be part of it: then every run of
+# "a.a.a…" is tried once, not from each of its letters (which costs the square of its length).
+_BARE_HOST = (
+    r"(?<![\w.@/\\-])(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+"
+    rf"(?:{'|'.join(_TOP_LEVEL_DOMAINS.split())})(?![\w@-]|\.\w)"
+    rf"(?::\d{{1,5}})?(?:/(?:{_LINK_TAIL})?)?"
+)
+# The same rule for the local part: it starts where a run of its characters starts.
+_EMAIL = r"(?<![\w.+-])[A-Za-z0-9][\w.+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+LINK = re.compile(f"{_SCHEME_URL}|{_BARE_HOST}|{_EMAIL}")
+"""A URL, a bare host name with a known top-level domain, or an e-mail address: one word to
+the speakable pass, so the segmenter must not cut inside one."""
 
 
 # -- the pattern --------------------------------------------------------------------------------
@@ -330,8 +361,8 @@ def _pattern(lang: str, expand: bool) -> re.Pattern[str]:
         r"(?P<fence>^[ \t]*(?:```|~~~)[^\n]*(?:\n|\Z)(?s:.*?)"
         r"(?:^[ \t]*(?:```|~~~)[^\n]*(?:\n|\Z)|\Z))",
         r"(?P<inline>`[^`\n]+`)",
-        r"(?P<url>\b(?:(?:https?|ftp)://|www\.)[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}])",
-        r"(?P<email>\b[A-Za-z0-9][\w.+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)",
+        rf"(?P<url>{_SCHEME_URL}|{_BARE_HOST})",
+        rf"(?P<email>{_EMAIL})",
     ]
     if expand and _has_numbers(lang):
         num = _number(lang)

@@ -1,4 +1,4 @@
-"""Language per paragraph, inheritance for short ones, and the voice for each language."""
+"""Language per segment, inheritance for short ones, and the voice for each language."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import langdetect.detector_factory as factory
 import pytest
 from voxtray.core.errors import SettingsError
 from voxtray.core.model import VoiceRef
@@ -14,6 +15,7 @@ from voxtray.core.text.language import (
     LanguageVoices,
     VoiceChooser,
     detect_language,
+    language_name,
     paragraphs,
     voice_for,
 )
@@ -43,6 +45,14 @@ def test_short_paragraphs_inherit_the_previous_language() -> None:
     assert tracker.language_of("12:30 — 14:00 " * 4) == "de"  # no letters: inherits
 
 
+@pytest.mark.parametrize("junk", ["x" * 400, "a." * 200, "ha ha ha " * 20])
+def test_text_with_hardly_any_letters_is_not_a_language(junk: str) -> None:
+    """langdetect calls "xxxx…" Somali and "a.a.a…" Hungarian, slowly: it inherits instead."""
+    tracker = LanguageTracker(default="en")
+    assert tracker.language_of(FRENCH) == "fr"
+    assert tracker.language_of(junk) == "fr"
+
+
 def test_detection_can_be_switched_off() -> None:
     tracker = LanguageTracker(enabled=False, default="en")
     assert tracker.language_of(FRENCH) == "en"
@@ -62,6 +72,18 @@ def test_voice_for_a_mapped_and_an_unmapped_language() -> None:
     voice, note = voice_for("fr", "elevenlabs", mapping, VoiceRef("elevenlabs", "Rachel"))
     assert voice == VoiceRef("elevenlabs", "Rachel")
     assert note == "No voice is set for French; the default voice reads it."
+
+
+def test_every_language_langdetect_knows_has_a_name() -> None:
+    profiles = Path(factory.PROFILES_DIRECTORY)
+    codes = sorted(path.name for path in profiles.iterdir())
+    assert len(codes) == 55
+    for code in codes:
+        name = language_name(code)
+        assert name != code and name[0].isupper() and name.isalpha(), (code, name)
+    assert language_name("zh-tw") == language_name("zh-cn") == "Chinese"
+    assert language_name("so") == "Somali"
+    assert language_name("xx") == "xx"  # not a language langdetect returns: shown as it is
 
 
 def test_the_note_comes_once_per_language() -> None:

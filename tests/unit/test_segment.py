@@ -424,6 +424,7 @@ _ALPHABET = st.sampled_from(
     list("abcdefgh ABC   xyz")
     + list("\n\n\t\r,;:.!?…—–-'\"”“()")
     + ["Dr.", "e.g.", "3.14", "U.S.", "...", "?!", "\n\n", "- ", "1. "]
+    + ["https://x.org/a?b=1!c", "example.com/d?e", "ada@b.org"]
     + list("éü中文字😀👍🏽\u0301\u200d\u3000\u2028")
 )
 

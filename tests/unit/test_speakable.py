@@ -23,6 +23,12 @@ EXPANDED = [
     ("See https://www.example.com/path?x=1 now.", "See link to example dot com now."),
     ("Go to www.python.org.", "Go to link to python dot org."),
     ("Write to ada.l@example.org today", "Write to ada dot l at example dot org today"),
+    ("Read example.com/docs now.", "Read link to example dot com now."),
+    ("Visit www.example.org.", "Visit link to example dot org."),
+    ("Visit WWW.Example.org", "Visit link to Example dot org"),
+    ("Is it example.com? Yes", "Is it link to example dot com? Yes"),
+    ("(see docs.python.org/3/)", "(see link to docs dot python dot org)"),
+    ("at shop.example.co.uk:8080/a?b=1", "at link to shop dot example dot co dot uk"),
     # numbers
     ("1,234 people", "one thousand two hundred thirty-four people"),
     ("It is 3.5 now", "It is three point five now"),
@@ -90,6 +96,24 @@ def test_rules_that_apply_for_every_voice(text: str, spoken: str) -> None:
 )
 def test_a_normalizing_voice_gets_numbers_as_written(text: str) -> None:
     assert say(text, expand=False) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fruit, e.g. apples",
+        "open file.txt and notes.md",
+        "ask Mr.Smith",
+        "run setup.py or main.rs or node.js",
+        "the end.Next one",
+        "the end.it was",
+        "version v1.2.3",
+        "/usr/share/example.com",
+        "example.comma",
+    ],
+)
+def test_what_only_looks_a_little_like_a_host_is_not_a_link(text: str) -> None:
+    assert "link to" not in say(text, expand=False)
 
 
 def test_urls_are_shortened_even_for_a_normalizing_voice() -> None:
@@ -240,3 +264,22 @@ def test_a_long_text_takes_linear_time() -> None:
     make_speakable(unit * 500, expand=True, code="announce", emoji="name")
     large = time.perf_counter() - started
     assert large < small * 10 * 3 + 0.05
+
+
+@pytest.mark.parametrize("unit", ["a.", "1.", "a-", "-1", "e.g.", "ab.cd", "a.b.", "x"])
+def test_runs_without_spaces_take_linear_time(unit: str) -> None:
+    """A run without spaces is one long word: no pattern may retry it from each of its letters
+    (an e-mail tried so made a 10,000 character segment of "a.a.a…" take seconds)."""
+    import time
+
+    def cost(chars: int) -> float:
+        text = (unit * chars)[:chars]
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            make_speakable(text, expand=True, code="announce", emoji="name")
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = cost(2_000), cost(16_000)
+    assert large < small * 8 * 2 + 0.005, f"{large / small:.0f}x the time for 8x the text"

@@ -183,7 +183,7 @@ class HotkeyEdit(QLineEdit):
         self.setReadOnly(True)
         self.setPlaceholderText("Off")
         self.setToolTip(
-            "Press the combination to use. Backspace or Delete: off. Escape: keep it as it is."
+            "Press the combination to use. Backspace or Delete: off. Escape: close, unchanged."
         )
         self._hotkey_text = ""
         self.set_hotkey_text(text)
@@ -215,6 +215,9 @@ class HotkeyEdit(QLineEdit):
             return
         if state == Qt.KeyboardModifier.NoModifier:
             if key == Qt.Key.Key_Escape:
+                if self.text() == self._hotkey_text:
+                    event.ignore()  # nothing being recorded: Escape closes the dialog
+                    return
                 self.setText(self._hotkey_text)
                 event.accept()
                 return

@@ -418,11 +418,23 @@ def test_a_hotkey_is_recorded_from_key_presses(qtbot: QtBot) -> None:
     assert edit.hotkey_text == "Shift+F7"
     assert dialog.hotkey_problem.text() == ""
 
-    qtbot.keyClick(edit, Qt.Key.Key_Escape)  # keeps what was there
-    assert edit.hotkey_text == "Shift+F7"
     qtbot.keyClick(edit, Qt.Key.Key_Backspace)  # turns it off
     assert edit.hotkey_text == ""
     assert accepted(dialog, qtbot).hotkeys.read_next == ""
+
+
+def test_escape_in_a_hotkey_field_closes_the_dialog_unchanged(qtbot: QtBot) -> None:
+    """Escape is not recorded as a hotkey: it leaves the dialog, as everywhere else."""
+    dialog = dialog_for(qtbot, Settings())
+    saved: list[object] = []
+    dialog.saved.connect(saved.append)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    edit = dialog.hotkeys["stop"]
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_Escape)
+    assert not dialog.isVisible() and saved == []
+    assert edit.hotkey_text == "Ctrl+Alt+S"
 
 
 def test_one_combination_for_two_actions_is_refused(qtbot: QtBot) -> None:

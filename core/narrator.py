@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -164,8 +164,15 @@ class Narrator:
         self._group = group
         self._tasks.append(group.create_task(self._worker.run()))
         if self._warm:
-            self._tasks.append(group.create_task(self._warm_default()))
-            self._tasks.append(group.create_task(self._warm_text()))
+            voice = self._default_voice.provider
+            self._tasks.append(
+                group.create_task(
+                    self._prepare("The default voice", lambda: self._providers.get(voice).warm())
+                )
+            )
+            self._tasks.append(
+                group.create_task(self._prepare("The text pipeline", self._worker.warm_text))
+            )
 
     async def aclose(self) -> None:
         """Cancel everything queued and playing, stop every task, close output and providers."""
@@ -358,21 +365,14 @@ class Narrator:
         request = entry.request
         return QueuedItem(entry.request_id, request.label, request.priority, playing)
 
-    async def _warm_default(self) -> None:
+    async def _prepare(self, what: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Prepare something ahead of the first request, in the background."""
         try:
-            await self._providers.get(self._default_voice.provider).warm()
+            await work()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # the first request reports it properly; don't crash here
-            _LOG.warning("The default voice could not be prepared: %s", exc)
-
-    async def _warm_text(self) -> None:
-        try:
-            await self._worker.warm_text()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the first request loads it again, and reports a failure
-            _LOG.warning("The text pipeline could not be prepared: %s", exc)
+        except Exception as exc:  # the first request tries again and reports it properly
+            _LOG.warning("%s could not be prepared: %s", what, exc)
 
     def _emit(self, event: Event) -> None:
         self._stats.observe(event)

@@ -378,14 +378,18 @@ class TrayApp(QObject):
         return removed
 
     async def _voices_of(self, provider_id: str) -> list[Voice]:
-        """The settings dialog's voice list (the cloud's needs the key: read off the loop)."""
+        """A provider's voices; the cloud's need the key, read first in a thread (listing
+        must not read the keyring on the loop)."""
         if provider_id == "elevenlabs" and not self._api_key.loaded:
             await self._load_api_key()
         return await self._providers.get(provider_id).voices()
 
     async def _stored_key(self) -> str | None:
+        """The stored key, masked. A keyring that cannot be read raises, for the dialog to say
+        so (``_load_api_key`` would only log it, and "no key" would be shown)."""
         if not self._api_key.loaded:
-            await self._load_api_key()
+            async with asyncio.timeout(5):
+                await self._api_key.aload()
         return self._api_key.masked
 
     async def _key_status(self) -> str:
@@ -640,10 +644,8 @@ class TrayApp(QObject):
     async def _load_voices(self) -> None:
         voices: list[Voice] = []
         for provider_id in self._providers.ids:
-            if provider_id == "elevenlabs" and not self._api_key.loaded:
-                await self._load_api_key()  # in a thread: listing must not read it on the loop
             try:
-                voices.extend(await self._providers.get(provider_id).voices())
+                voices.extend(await self._voices_of(provider_id))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one provider's failure hides its voices, not the menu

@@ -136,9 +136,9 @@ async def test_cancel_ws_cuts_the_socket_then_warms_a_new_one(
     await anext(stream)
     await stream.aclose()
     assert provider.limiter.in_flight == 0
-    first = fake.websocket_contexts[0]
 
     def cut() -> bool:
+        first = fake.websocket_contexts[0]  # a snapshot: read it again each time
         return first.closed is not None and first.closed_by_client
 
     assert await eventually(cut, within=3.0)  # on the loop: the client closes it there
